@@ -1,0 +1,45 @@
+"""Shared fixtures: tiny models and data, built once per test session."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from xplique_lens.datasets import get_reference_model, make_synthetic_dataset  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def reference_model():
+    """The built-in reference CNN (seed 0), trained once and cached."""
+    return get_reference_model(seed=0)
+
+
+@pytest.fixture(scope="session")
+def reference_model_b():
+    """The second reference CNN (seed 1)."""
+    return get_reference_model(seed=1)
+
+
+@pytest.fixture(scope="session")
+def small_data():
+    """A small held-out split of the built-in dataset: 4 images per class (24)."""
+    return make_synthetic_dataset(n_per_class=4, seed=123)
+
+
+@pytest.fixture(scope="session")
+def tiny_functional_model():
+    """An untrained functional CNN on 16x16x3 inputs with 3 outputs (for shapes and plumbing)."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inputs)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = keras.layers.Dense(3, name="logits")(x)
+    return keras.Model(inputs, outputs)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

@@ -1,0 +1,1 @@
+"""Concept extraction (dictionary learning), CRAFT, concept importance and metrics."""

@@ -1,0 +1,1 @@
+"""Feature visualization (MACO, Fourier), objectives and visualization metrics."""

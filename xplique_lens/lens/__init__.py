@@ -1,0 +1,1 @@
+"""The Lens: a static web report of a whole model."""

@@ -1,0 +1,5 @@
+"""Metrics of explanations and explainers (fidelity, stability)."""
+
+from .base import BaseAttributionMetric, ExplainerMetric, ExplanationMetric
+
+__all__ = ["BaseAttributionMetric", "ExplainerMetric", "ExplanationMetric"]
