@@ -19,7 +19,7 @@ from ..commons.tf_functions import make_forward_function, make_score_function
 from ..commons.validation import check_batch_size
 
 
-class BaseAttributionMetric(ABC):
+class BaseAttributionMetric:
     """Holds the model, the evaluation inputs and targets, and the batching / scoring settings.
 
     Parameters
@@ -59,7 +59,7 @@ class BaseAttributionMetric(ABC):
         self.score_function = make_score_function(self.scored_model, self.operator)
 
 
-class ExplanationMetric(BaseAttributionMetric):
+class ExplanationMetric(BaseAttributionMetric, ABC):
     """A metric of explanations: ``evaluate(explanations) -> float``."""
 
     @abstractmethod
@@ -75,7 +75,7 @@ class ExplanationMetric(BaseAttributionMetric):
         return self.evaluate(explanations)
 
 
-class ExplainerMetric(BaseAttributionMetric):
+class ExplainerMetric(BaseAttributionMetric, ABC):
     """A metric of explainers: ``evaluate(explainer) -> float``.
 
     ``explainer`` is any callable ``(inputs, targets) -> explanations``: ours or Xplique's.
