@@ -10,7 +10,10 @@ STAMP := $(VENV)/.installed
 $(STAMP): setup.cfg pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	# Xplique 2.0.2, the reference our cross-check tests and benchmarks compare with; its pins
+	# (TF <= 2.20, old scipy) do not fit, and it runs without them.
+	$(PY) -m pip install --quiet --no-deps xplique==2.0.2
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -24,8 +27,6 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check xplique_lens tests benchmarks
 
 bench: $(STAMP)
-	$(PY) -m pip install --quiet -e ".[bench]"
-	$(PY) -m pip install --quiet --no-deps xplique==2.0.2
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
 
 clean:
