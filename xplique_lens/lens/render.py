@@ -1,0 +1,76 @@
+"""Turn the arrays of a class's stages into PNG files, a manifest and its page."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .site import render_class  # noqa: E402
+from .stages import ClassContext  # noqa: E402
+from .store import atomic_write_bytes, atomic_write_text  # noqa: E402
+
+
+def _to_rgb(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image, dtype=np.float32)
+    low, high = float(image.min()), float(image.max())
+    image = (image - low) / (high - low) if high > low else np.zeros_like(image)
+    return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image[..., :3]
+
+
+def overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.55) -> np.ndarray:
+    """Blend ``heat`` (H, W), clipped at its 99th percentile, as jet colours over ``image``."""
+    heat = np.asarray(heat, dtype=np.float32)
+    heat = heat[..., 0] if heat.ndim == 3 else heat
+    bound = np.percentile(np.abs(heat), 99) or 1.0
+    colours = plt.get_cmap("jet")(np.clip(heat / bound, 0, 1))[..., :3]
+    return (1 - alpha) * _to_rgb(image) + alpha * colours
+
+
+def save_png(path: Path, image: np.ndarray, upscale: int = 1) -> None:
+    """Write an RGB image in [0, 1] (nearest-neighbour upscaled) atomically as a PNG."""
+    image = np.clip(_to_rgb(image), 0, 1)
+    if upscale > 1:
+        image = image.repeat(upscale, axis=0).repeat(upscale, axis=1)
+    buffer = io.BytesIO()
+    plt.imsave(buffer, image, format="png")
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def render_class_files(out: Path, ctx: ClassContext, results: dict) -> dict:
+    """Write the images and the page of a class; return its manifest (JSON-able dict)."""
+    slug = f"{ctx.class_id:05d}"
+    folder = Path(out) / "classes" / slug
+    images = folder / "images"
+    manifest: dict = {
+        "class_id": ctx.class_id,
+        "slug": slug,
+        "name": ctx.name,
+        "layer": str(ctx.layer),
+        "n_images": int(len(ctx.images)),
+    }
+    overview = results.get("overview")
+    if overview is not None:
+        manifest["accuracy"] = float(overview["accuracy"])
+        save_png(images / "thumb.png", overview["thumbnail"], upscale=2)
+        manifest["thumbnail"] = "images/thumb.png"
+
+    attributions = results.get("attributions")
+    if attributions is not None:
+        items = []
+        for i, image in enumerate(ctx.examples):
+            save_png(images / f"example_{i}.png", image, upscale=2)
+            items.append({"src": f"images/example_{i}.png", "caption": f"image {i}"})
+            for name, maps in zip(attributions["names"], attributions["maps"]):
+                file = f"attr_{name}_{i}.png"
+                save_png(images / file, overlay(image, maps[i]), upscale=2)
+                items.append({"src": f"images/{file}", "caption": f"{name}, image {i}"})
+        manifest["attributions"] = items
+
+    atomic_write_text(folder / "index.html", render_class(manifest))
+    return manifest
