@@ -357,10 +357,16 @@ def compute_baselines(baseline_mode: Any, inputs: tf.Tensor, model: Callable | N
 _FV_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _fourier_frequencies(height: int, width: int) -> np.ndarray:
-    fy = np.fft.fftfreq(height)[:, None]
-    fx = np.fft.rfftfreq(width)[None, :]
-    return np.sqrt(fx**2 + fy**2)
+def _one_over_f(height: int, width: int, channels: int) -> np.ndarray:
+    """``1/f`` magnitude ``(C, H, W // 2 + 1)``: ``xplique_lens.features``' when available."""
+    try:
+        from ..features.magnitude import one_over_f_magnitude
+    except ImportError:  # the features family is optional here
+        fy = np.fft.fftfreq(height)[:, None]
+        fx = np.fft.rfftfreq(width)[None, :]
+        mag = 1.0 / np.maximum(np.sqrt(fx**2 + fy**2), 1.0 / max(height, width))
+        return np.repeat(mag[None], channels, axis=0).astype(np.float32)
+    return one_over_f_magnitude(height, width, channels)
 
 
 class FeatureVisualizationBaseline:
@@ -372,9 +378,11 @@ class FeatureVisualizationBaseline:
     uses while looking like a natural image to it (less out-of-distribution than noise).
     Computed once per (model, settings) and cached; every input gets the same image.
 
-    This is a compact self-contained version (``xplique_lens.features`` provided no
-    parametrisation when it was written): phase optimised with Adam, magnitude ``1/f`` times
-    ``softplus(gain)``, per-channel sigmoid to the range of the inputs.
+    Implementation: the phase ``(C, H, W // 2 + 1)`` and a per-channel gain are optimised with
+    Adam; the magnitude is the ``1/f`` law of ``xplique_lens.features.one_over_f_magnitude``
+    times ``softplus(gain)``; the image is divided by a *fixed* constant (its std at gain 1)
+    and mapped to the inputs' range by a sigmoid. ``features.maco_image`` is not reused because
+    it standardises each image, which would cancel the gain (the contrast the paper learns).
 
     Parameters
     ----------
@@ -420,23 +428,23 @@ class FeatureVisualizationBaseline:
 
         features, _ = split_model(self.model, self.layer)
         height, width, channels = shape
-        freqs = _fourier_frequencies(height, width)
-        magnitude = tf.constant(
-            (1.0 / np.maximum(freqs, 1.0 / max(height, width)))[None], tf.float32
-        )
+        magnitude = tf.constant(_one_over_f(height, width, channels))
         rng = np.random.default_rng(self.seed)
-        init = rng.uniform(-np.pi, np.pi, (channels, *freqs.shape)).astype(np.float32)
-        phase = tf.Variable(init)
-        gain = tf.Variable(tf.zeros((channels, 1, 1)))
-        norm = float(np.sqrt(height * width))
-        optimizer = tf.keras.optimizers.Adam(self.learning_rate)
+        phase = tf.Variable(rng.uniform(-np.pi, np.pi, magnitude.shape).astype(np.float32))
+        gain = tf.Variable(tf.fill((channels, 1, 1), float(np.log(np.e - 1.0))))  # softplus = 1
+
+        def spatial(amp: tf.Tensor) -> tf.Tensor:
+            spectrum = tf.complex(amp * tf.cos(phase), amp * tf.sin(phase))
+            return tf.signal.irfft2d(spectrum, fft_length=(height, width))
+
+        # fixed normalisation: unit standard deviation at gain 1, so the gain sets the contrast
+        scale = float(tf.math.reduce_std(spatial(magnitude))) or 1.0
 
         def render() -> tf.Tensor:
-            amp = magnitude * tf.nn.softplus(gain) / norm
-            spectrum = tf.complex(amp * tf.cos(phase), amp * tf.sin(phase))
-            image = tf.signal.irfft2d(spectrum, fft_length=(height, width))
-            image = tf.transpose(image, (1, 2, 0))
-            return vmin + (vmax - vmin) * tf.sigmoid(image * 4.0)
+            image = spatial(magnitude * tf.nn.softplus(gain)) / scale
+            return vmin + (vmax - vmin) * tf.sigmoid(tf.transpose(image, (1, 2, 0)))
+
+        optimizer = tf.keras.optimizers.Adam(self.learning_rate)
 
         @tf.function
         def step() -> tf.Tensor:

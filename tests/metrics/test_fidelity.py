@@ -1,0 +1,250 @@
+"""Deletion, Insertion and MuFidelity: closed forms on a linear model, Xplique cross-checks."""
+
+import functools
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy.stats import spearmanr
+
+from xplique_lens.metrics import Deletion, Insertion, MuFidelity
+from xplique_lens.metrics.fidelity import average_ranks, feature_ranks, spearman_rows
+
+
+@pytest.fixture(scope="module")
+def linear():
+    """f(x) = x_flat @ W (no bias) on 6x6x1 images, 2 outputs; inputs, targets, weights."""
+    rng = np.random.default_rng(3)
+    weights = rng.normal(size=(36, 2)).astype("float32")
+    model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Flatten()])
+    model.add(keras.layers.Dense(2, use_bias=False))
+    model.layers[-1].set_weights([weights])
+    inputs = rng.uniform(size=(5, 6, 6, 1)).astype("float32")
+    labels = np.array([0, 1, 0, 1, 1])
+    return model, inputs, labels, weights
+
+
+def _contributions(inputs, labels, weights):
+    return inputs.reshape(len(inputs), -1) * weights[:, labels].T  # (N, 36)
+
+
+def test_deletion_curve_closed_form(linear):
+    model, x, labels, w = linear
+    contrib = _contributions(x, labels, w)
+    phi = contrib.reshape(x.shape)  # gradient x input, exact for a linear model
+    metric = Deletion(model, x, labels, batch_size=7, steps=6)
+    curves = metric.curves(phi)
+    flipped = np.linspace(0, 36, 7).astype(int)
+    ordered = -np.sort(-contrib, axis=1)
+    expected = contrib.sum(1, keepdims=True) - np.stack(
+        [ordered[:, :k].sum(1) for k in flipped], axis=1
+    )
+    np.testing.assert_allclose(curves, expected, atol=1e-4)
+    mean = expected.mean(0)
+    assert metric.evaluate(phi) == pytest.approx(np.mean(mean[:-1] + mean[1:]) / 2, abs=1e-5)
+    assert list(metric.detailed_evaluate(phi)) == list(flipped)
+
+
+def test_insertion_curve_closed_form_with_baseline(linear):
+    model, x, labels, w = linear
+    contrib = _contributions(x, labels, w)
+    base = 0.25
+    metric = Insertion(model, x, labels, baseline_mode=base, steps=4)
+    curves = metric.curves(contrib.reshape(x.shape))
+    # score = sum over inserted pixels of w x + sum over the others of w * base
+    wt = w[:, labels].T
+    order = np.argsort(-contrib, axis=1)
+    for n in range(len(x)):
+        for j, k in enumerate(np.linspace(0, 36, 5).astype(int)):
+            inserted = np.zeros(36, bool)
+            inserted[order[n, :k]] = True
+            expected = (contrib[n] * inserted).sum() + (wt[n] * base * ~inserted).sum()
+            assert curves[n, j] == pytest.approx(expected, abs=1e-4)
+
+
+def test_patch_granularity_closed_form(linear):
+    model, x, labels, w = linear
+    contrib = _contributions(x, labels, w).reshape(5, 6, 6)
+    patches = contrib.reshape(5, 3, 2, 3, 2).sum(axis=(2, 4)).reshape(5, 9)
+    metric = Deletion(model, x, labels, steps=9, patch_size=2)
+    assert metric.nb_features == 9
+    ordered = -np.sort(-patches, axis=1)
+    expected = patches.sum(1, keepdims=True) - np.cumsum(
+        np.concatenate([np.zeros((5, 1)), ordered], 1), 1
+    )
+    np.testing.assert_allclose(metric.curves(contrib), expected, atol=1e-4)
+
+
+def test_batch_size_and_input_types_do_not_change_the_score(reference_model, small_data):
+    x, y = small_data.images[:6], small_data.one_hot()[:6]
+    phi = np.random.default_rng(0).normal(size=x.shape[:3]).astype("float32")
+    ref = Deletion(reference_model, x, y, batch_size=64).evaluate(phi)
+    assert Deletion(reference_model, x, y, batch_size=5).evaluate(phi) == pytest.approx(ref)
+    assert Deletion(reference_model, tf.constant(x), small_data.labels[:6]).evaluate(
+        phi[..., None]
+    ) == pytest.approx(ref, abs=1e-6)
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
+    assert Deletion(reference_model, dataset).evaluate(phi) == pytest.approx(ref, abs=1e-6)
+
+
+def test_steps_minus_one_and_max_percentage(linear):
+    model, x, labels, _ = linear
+    metric = Deletion(model, x, labels, steps=-1, max_percentage_perturbed=0.5)
+    np.testing.assert_array_equal(metric.steps_, np.arange(19))
+    phi = np.random.default_rng(1).normal(size=x.shape)
+    assert metric.curves(phi.astype("float32")).shape == (5, 19)
+
+
+def test_callable_baselines_of_every_kind(linear):
+    model, x, labels, _ = linear
+    phi = np.random.default_rng(2).normal(size=x.shape).astype("float32")
+
+    def grey(inputs, value=0.3):
+        return tf.fill(tf.shape(inputs), value)
+
+    class Grey:
+        def __call__(self, inputs):
+            return grey(inputs)
+
+    ref = Deletion(model, x, labels, baseline_mode=0.3).evaluate(phi)
+    for mode in (grey, functools.partial(grey, value=0.3), Grey(), "constant"):
+        value = Deletion(model, x, labels, baseline_mode=mode).evaluate(phi)
+        expected = (
+            ref
+            if mode != "constant"
+            else Deletion(model, x, labels, baseline_mode=0.5).evaluate(phi)
+        )
+        assert value == pytest.approx(expected, abs=1e-5)
+    assert Deletion(model, x, labels, baseline_mode="constant").evaluate(phi) != pytest.approx(ref)
+
+
+def test_inputs_are_not_mutated(linear):
+    model, x, labels, _ = linear
+    x_copy, phi = x.copy(), np.ones(x.shape, "float32")
+    Insertion(model, x, labels, baseline_mode="blur").evaluate(phi)
+    np.testing.assert_array_equal(x, x_copy)
+
+
+def test_clear_errors(linear):
+    model, x, labels, _ = linear
+    metric = Deletion(model, x, labels)
+    with pytest.raises(ValueError, match="one explanation per input"):
+        metric.evaluate(np.zeros((4, 6, 6), "float32"))
+    with pytest.raises(ValueError, match="explanations"):
+        metric.evaluate(np.zeros((5, 5, 6), "float32"))
+    with pytest.raises(ValueError, match="Unknown `baseline_mode` 'zeros'"):
+        Deletion(model, x, labels, baseline_mode="zeros").evaluate(np.zeros((5, 6, 6)))
+    with pytest.raises(ValueError, match="baseline_mode"):
+        Deletion(model, x, labels, baseline_mode=lambda i: i[:2, :3]).evaluate(
+            np.zeros((5, 6, 6), "float32")
+        )
+    with pytest.raises(ValueError, match="max_percentage_perturbed"):
+        Deletion(model, x, labels, max_percentage_perturbed=0.0)
+    with pytest.raises(ValueError, match="steps"):
+        Insertion(model, x, labels, steps=0)
+    with pytest.raises(TypeError, match="baseline_mode"):
+        Deletion(model, x, labels, baseline_mode=[0.0]).evaluate(np.zeros((5, 6, 6), "float32"))
+    with pytest.raises(ValueError, match="subset_percent"):
+        MuFidelity(model, x, labels, subset_percent=1.5)
+
+
+def test_feature_ranks_break_ties_like_xplique():
+    scores = tf.constant([[0.5, 1.0, 0.5, 0.2, 1.0]])
+    xplique_order = np.argsort(scores.numpy(), axis=-1, kind="stable")[:, ::-1]
+    ranks = feature_ranks(scores).numpy()
+    np.testing.assert_array_equal(np.argsort(ranks, axis=1), xplique_order)
+
+
+# --------------------------------------------------------------------------- MuFidelity
+
+
+def test_spearman_rows_matches_scipy_with_ties():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 5, size=(4, 30)).astype("float32")
+    b = rng.normal(size=(4, 30)).astype("float32")
+    b[1] = a[1] * 2.0
+    expected = [spearmanr(a[i], b[i])[0] for i in range(4)]
+    np.testing.assert_allclose(spearman_rows(a, b).numpy(), expected, atol=1e-10)
+    np.testing.assert_allclose(average_ranks(tf.constant([[3.0, 1.0, 3.0]])), [[2.5, 1.0, 2.5]])
+    assert spearman_rows(np.ones((1, 5)), np.arange(5.0)[None]).numpy()[0] == 0.0
+
+
+def test_mufidelity_is_one_for_exact_attributions_of_a_linear_model(linear):
+    model, x, labels, w = linear
+    phi = _contributions(x, labels, w).reshape(x.shape)
+    ours = MuFidelity(model, x, labels, grid_size=None, nb_samples=64, seed=1)
+    np.testing.assert_allclose(ours.detailed_evaluate(phi), 1.0, atol=1e-6)
+    noisy = phi + np.random.default_rng(0).normal(scale=2.0, size=phi.shape).astype("float32")
+    assert ours.evaluate(noisy) < 0.9
+
+
+def test_mufidelity_is_seeded_and_batch_independent(reference_model, small_data):
+    x, y = small_data.images[:4], small_data.one_hot()[:4]
+    phi = np.random.default_rng(0).normal(size=x.shape[:3]).astype("float32")
+    a = MuFidelity(reference_model, x, y, batch_size=64, nb_samples=32, seed=3).evaluate(phi)
+    b = MuFidelity(reference_model, x, y, batch_size=7, nb_samples=32, seed=3).evaluate(phi)
+    c = MuFidelity(reference_model, x, y, nb_samples=32, seed=4).evaluate(phi)
+    assert a == pytest.approx(b, abs=1e-9)
+    assert a != c
+
+
+# --------------------------------------------------------------------------- Xplique
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {},
+        {"activation": "softmax", "steps": 7, "max_percentage_perturbed": 0.5},
+        {"baseline_mode": 0.3, "batch_size": 5},
+    ],
+)
+def test_deletion_insertion_equal_xplique(reference_model, small_data, settings):
+    xm = pytest.importorskip("xplique.metrics")
+    x, y = small_data.images[:8], small_data.one_hot()[:8]
+    phi = np.random.default_rng(5).normal(size=(8, 64, 64, 1)).astype("float32")
+    for ours, theirs in ((Deletion, xm.Deletion), (Insertion, xm.Insertion)):
+        a = ours(reference_model, x, y, **settings).evaluate(phi)
+        b = theirs(reference_model, x, y, **settings).evaluate(phi)
+        assert a == pytest.approx(float(b), abs=1e-5)
+        curve = ours(reference_model, x, y, **settings).detailed_evaluate(phi)
+        ref = theirs(reference_model, x, y, **settings).detailed_evaluate(phi)
+        assert list(curve) == [int(k) for k in ref]
+        np.testing.assert_allclose(list(curve.values()), list(ref.values()), atol=1e-5)
+
+
+def test_deletion_equal_xplique_with_a_function_baseline(reference_model, small_data):
+    xm = pytest.importorskip("xplique.metrics")
+    x, y = small_data.images[:6], small_data.one_hot()[:6]
+    phi = np.random.default_rng(6).normal(size=(6, 64, 64)).astype("float32")
+
+    def flipped(inputs):
+        return 1.0 - np.asarray(inputs)
+
+    a = Deletion(reference_model, x, y, baseline_mode=flipped).evaluate(phi)
+    b = xm.Deletion(reference_model, x, y, baseline_mode=flipped).evaluate(phi)
+    assert a == pytest.approx(float(b), abs=1e-5)
+
+
+def test_mufidelity_equal_xplique_on_exact_linear_attributions(linear):
+    xm = pytest.importorskip("xplique.metrics")
+    model, x, labels, w = linear
+    phi = _contributions(x, labels, w).reshape(x.shape)
+    y = np.eye(2, dtype="float32")[labels]
+    theirs = xm.MuFidelity(model, x, y, grid_size=None, nb_samples=64).evaluate(phi)
+    ours = MuFidelity(model, x, y, grid_size=None, nb_samples=64).evaluate(phi)
+    assert ours == pytest.approx(theirs, abs=1e-6) and ours == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.slow
+def test_mufidelity_agrees_with_xplique_in_expectation(reference_model, small_data):
+    xm = pytest.importorskip("xplique.metrics")
+    from xplique_lens.attributions import Saliency
+
+    x, y = small_data.images[:12], small_data.one_hot()[:12]
+    phi = Saliency(reference_model)(x, y)
+    tf.random.set_seed(0)
+    theirs = xm.MuFidelity(reference_model, x, y, nb_samples=400).evaluate(phi)
+    ours = MuFidelity(reference_model, x, y, nb_samples=400).evaluate(phi)
+    assert ours == pytest.approx(theirs, abs=0.06)
