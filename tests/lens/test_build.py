@@ -1,0 +1,129 @@
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from xplique_lens.cli import main
+from xplique_lens.datasets import FEATURE_LAYER
+from xplique_lens.lens import build_lens, merge_lens, parse_shard
+from xplique_lens.lens.site import render_class, render_index
+
+from .conftest import NAMES, SMALL
+
+
+def test_user_strings_are_escaped():
+    name = "<script>alert(1)</script>"
+    manifest = {"class_id": 0, "slug": "00000", "name": name, "n_images": 1, "layer": "<b>"}
+    graph = {"points": [{"x": 0, "y": 0, "concept": 0, "label": name, "image": "a.png"}]}
+    for page in (render_index([manifest]), render_class(dict(manifest, cluster_graph=graph))):
+        assert "<script>alert" not in page
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page or "\\u003cscript" in page
+    assert "<b>" not in render_class(manifest)
+
+
+def test_built_site_escapes_class_names(small_site):
+    index = small_site.index.read_text()
+    assert "<script>alert" not in index and "&lt;script&gt;" in index
+    assert "yellow &amp; cross" in index
+    page = (small_site.out_dir / "classes" / "00002" / "index.html").read_text()
+    assert "<script>alert" not in page
+
+
+def test_rebuild_uses_cache_and_option_change_recomputes_only_dependents(
+    tmp_path, reference_model, lens_data
+):
+    def build(options):
+        return build_lens(
+            reference_model,
+            lens_data.images,
+            NAMES,
+            FEATURE_LAYER,
+            tmp_path,
+            labels=lens_data.labels,
+            classes=[1],
+            options=options,
+            progress=False,
+        )
+
+    first = build(SMALL)
+    assert set(first.stages[1].values()) == {"computed"}
+    again = build(SMALL)
+    assert set(again.stages[1].values()) == {"cached"}
+    changed = build(replace(SMALL, nb_examples=1))
+    assert changed.stages[1]["overview"] == "cached"
+    assert changed.stages[1]["attributions"] == "computed"
+
+
+def test_interrupted_build_resumes(tmp_path, reference_model, lens_data, monkeypatch):
+    from xplique_lens.lens import builder
+
+    calls = []
+    original = builder.STAGES[-1]
+
+    def crash_on_class_3(ctx, upstream):
+        calls.append(ctx.class_id)
+        if ctx.class_id == 3:
+            raise KeyboardInterrupt
+        return original.run(ctx, upstream)
+
+    crashing = [*builder.STAGES[:-1], replace(original, run=crash_on_class_3)]
+    monkeypatch.setattr(builder, "STAGES", crashing)
+    kwargs = dict(labels=lens_data.labels, classes=[0, 3], options=SMALL, progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        build_lens(reference_model, lens_data.images, NAMES, FEATURE_LAYER, tmp_path, **kwargs)
+    assert (tmp_path / "manifests" / "00000.json").exists()
+    assert not (tmp_path / "manifests" / "00003.json").exists()
+    monkeypatch.undo()
+    report = build_lens(reference_model, lens_data.images, NAMES, FEATURE_LAYER, tmp_path, **kwargs)
+    assert set(report.stages[0].values()) == {"cached"}
+    assert report.stages[3][original.name] == "computed"
+
+
+def test_shards_partition_classes_and_merge(tmp_path, reference_model, lens_data):
+    built = []
+    for shard in ("1/2", "2/2"):
+        report = build_lens(
+            reference_model,
+            lens_data.images,
+            NAMES,
+            FEATURE_LAYER,
+            tmp_path,
+            labels=lens_data.labels,
+            shard=shard,
+            options=replace(SMALL, nb_examples=1),
+            progress=False,
+        )
+        built.append(set(report.stages))
+    assert built[0] | built[1] == set(range(6)) and not built[0] & built[1]
+    index = merge_lens(tmp_path).read_text()
+    assert index.count("class='card'") == 6
+
+
+@pytest.mark.parametrize("shard", ["3/2", "0/4", "a/b", "1-2"])
+def test_bad_shard(shard):
+    with pytest.raises(ValueError, match="shard"):
+        parse_shard(shard)
+
+
+def test_bad_arguments(tmp_path, reference_model, lens_data):
+    with pytest.raises(ValueError, match="does not exist"):
+        build_lens(reference_model, lens_data.images, NAMES, "nope", tmp_path, progress=False)
+    with pytest.raises(ValueError, match="classes"):
+        build_lens(reference_model, lens_data.images, NAMES, FEATURE_LAYER, tmp_path, classes=[9])
+
+
+def test_cli_build_from_npz_with_shards_and_merge(tmp_path, reference_model, lens_data):
+    model_path = tmp_path / "model.keras"
+    reference_model.save(model_path)
+    npz = tmp_path / "data.npz"
+    np.savez(npz, images=lens_data.images, labels=lens_data.labels, class_names=np.array(NAMES))
+    out = tmp_path / "site"
+    common = ["build", "--model", str(model_path), "--images", str(npz), "--layer", FEATURE_LAYER]
+    common += ["--out", str(out), "--images-per-class", "4", "--quiet"]
+    assert main([*common, "--classes", "0,red_disk,1", "--shard", "1/2"]) == 0
+    assert main([*common, "--classes", "0,1", "--shard", "2/2"]) == 0
+    assert main(["build", "--merge", "--out", str(out), "--quiet"]) == 0
+    manifests = sorted(p.name for p in (out / "manifests").glob("*.json"))
+    assert manifests == ["00000.json", "00001.json"]
+    assert json.loads((out / "manifests" / "00001.json").read_text())["name"] == "green_square"
