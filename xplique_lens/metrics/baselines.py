@@ -206,17 +206,19 @@ def _spectrum(inputs: tf.Tensor) -> tf.Tensor:
     return tf.signal.fft2d(tf.cast(tf.transpose(inputs, (0, 3, 1, 2)), tf.complex64))
 
 
-def _from_spectrum(spectrum: tf.Tensor, inputs: tf.Tensor) -> tf.Tensor:
+def _from_spectrum(spectrum: tf.Tensor, inputs: tf.Tensor, clip: bool = True) -> tf.Tensor:
     images = tf.transpose(tf.math.real(tf.signal.ifft2d(spectrum)), (0, 2, 3, 1))
+    if not clip:
+        return images
     vmin, vmax = _value_range(inputs)
     return tf.clip_by_value(images, vmin, vmax)
 
 
-def phase_scramble_baseline(inputs: Any, seed: int = 0) -> tf.Tensor:
+def phase_scramble_baseline(inputs: Any, seed: int = 0, clip: bool = True) -> tf.Tensor:
     """Amplitude spectrum kept, phase randomised (the same random phase for every channel).
 
     The random phase is that of a white-noise image, so the result is real; the mean colour (DC
-    term) is kept. Clipped to the range of the inputs.
+    term) is kept. Clipped to the range of the inputs unless ``clip=False``.
     """
     inputs = _as_images(inputs)
     spectrum = _spectrum(inputs)
@@ -224,13 +226,13 @@ def phase_scramble_baseline(inputs: Any, seed: int = 0) -> tf.Tensor:
         (tf.shape(inputs)[0], 1, inputs.shape[1], inputs.shape[2]), _seed(seed)
     )
     noise_phase = tf.math.angle(tf.signal.fft2d(tf.cast(noise, tf.complex64)))
-    return _from_spectrum(spectrum * tf.exp(tf.complex(0.0, noise_phase)), inputs)
+    return _from_spectrum(spectrum * tf.exp(tf.complex(0.0, noise_phase)), inputs, clip)
 
 
-def amplitude_scramble_baseline(inputs: Any, seed: int = 0) -> tf.Tensor:
+def amplitude_scramble_baseline(inputs: Any, seed: int = 0, clip: bool = True) -> tf.Tensor:
     """Phase spectrum kept, amplitude replaced by that of white noise with the same energy.
 
-    The DC term (mean colour) is kept. Clipped to the range of the inputs.
+    The DC term (mean colour) is kept. Clipped to the range of the inputs unless ``clip=False``.
     """
     inputs = _as_images(inputs)
     spectrum = _spectrum(inputs)
@@ -246,7 +248,8 @@ def amplitude_scramble_baseline(inputs: Any, seed: int = 0) -> tf.Tensor:
     noise_energy = tf.sqrt(tf.reduce_sum(tf.square(noise_amp), axis=(2, 3), keepdims=True))
     new_amp = dc * amp + (1 - dc) * noise_amp * energy / (noise_energy + 1e-12)
     phase = tf.math.angle(spectrum)
-    return _from_spectrum(tf.complex(new_amp * tf.cos(phase), new_amp * tf.sin(phase)), inputs)
+    spectrum = tf.complex(new_amp * tf.cos(phase), new_amp * tf.sin(phase))
+    return _from_spectrum(spectrum, inputs, clip)
 
 
 def road_baseline(
