@@ -2,5 +2,6 @@
 
 from .attributions import plot_attributions
 from .features import plot_maco, plot_maco_grid
+from .metrics import plot_baseline_tradeoff
 
-__all__ = ["plot_attributions", "plot_maco", "plot_maco_grid"]
+__all__ = ["plot_attributions", "plot_baseline_tradeoff", "plot_maco", "plot_maco_grid"]
