@@ -311,3 +311,15 @@ def test_end_to_end_training_on_the_synthetic_dataset():
     assert result.mege == pytest.approx(again.mege, abs=1e-9) and result.reco == again.reco
     assert len(result.s_eq) + len(result.s_ne) > 0
     assert np.isnan(result.mege) or 0.5 <= result.mege <= 1.0
+
+
+def test_plot_of_the_distance_distributions():
+    from xplique_lens.metrics import MeGeResult
+    from xplique_lens.plots import plot_mege_distances
+
+    s_eq, s_ne = np.array([0.1, 0.2, 0.25]), np.array([0.6, 0.7])
+    reco, gamma = reco_score(s_eq, s_ne)
+    figure = plot_mege_distances(MeGeResult(0.8, reco, gamma, s_eq, s_ne))
+    axes = figure.axes[0]
+    assert axes.lines[0].get_xdata()[0] == pytest.approx(gamma) and 0.25 < gamma < 0.6
+    assert len(axes.patches) == 2 * 30 and "ReCo=1.000" in axes.get_title()

@@ -2,6 +2,12 @@
 
 from .attributions import plot_attributions
 from .features import plot_maco, plot_maco_grid
-from .metrics import plot_baseline_tradeoff
+from .metrics import plot_baseline_tradeoff, plot_mege_distances
 
-__all__ = ["plot_attributions", "plot_baseline_tradeoff", "plot_maco", "plot_maco_grid"]
+__all__ = [
+    "plot_attributions",
+    "plot_baseline_tradeoff",
+    "plot_maco",
+    "plot_maco_grid",
+    "plot_mege_distances",
+]

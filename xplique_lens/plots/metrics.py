@@ -56,3 +56,50 @@ def plot_baseline_tradeoff(
     right.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig
+
+
+def plot_mege_distances(
+    result: Any,
+    ax: plt.Axes | None = None,
+    bins: int = 30,
+    title: str | None = None,
+    figsize: tuple[float, float] = (6.0, 4.0),
+) -> plt.Figure:
+    """Distributions of the Spearman distances ``S=`` and ``S!=`` with the ReCo threshold.
+
+    ``S=`` (both models right) should sit at small distances and ``S!=`` (one model wrong) at
+    large ones; ReCo is how well the dashed threshold separates them (Fel, Vigouroux et al.,
+    *How Good is your Explanation?*, WACV 2022). Returns the figure.
+
+    Parameters
+    ----------
+    result
+        A :class:`~xplique_lens.metrics.stability.MeGeResult` (``MeGe.detailed_evaluate``).
+    ax
+        Axes to draw on; a new figure when ``None``.
+    bins
+        Number of histogram bins over ``[0, 1]``.
+    title
+        Axes title; MeGe and ReCo by default.
+    figsize
+        Size of a new figure, in inches.
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+    else:
+        fig = ax.figure
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    for values, label, color in (
+        (result.s_eq, f"$S^=$ both right (n={len(result.s_eq)})", "tab:blue"),
+        (result.s_ne, f"$S^{{\\neq}}$ one wrong (n={len(result.s_ne)})", "tab:red"),
+    ):
+        if len(values):
+            ax.hist(values, bins=edges, density=True, alpha=0.5, color=color, label=label)
+    if np.isfinite(result.reco_threshold):
+        ax.axvline(result.reco_threshold, color="k", linestyle="--", label="ReCo threshold")
+    ax.set_xlabel("Spearman distance $\\sqrt{1 - |\\rho|}$")
+    ax.set_ylabel("density")
+    ax.set_xlim(0.0, 1.0)
+    ax.set_title(title if title is not None else f"MeGe={result.mege:.3f}  ReCo={result.reco:.3f}")
+    ax.legend(fontsize=8)
+    return fig
