@@ -93,6 +93,10 @@ def test_compare_baselines_table(positive_linear):
     for row in table.rows:
         assert row["srg"] == pytest.approx(row["insertion"] - row["deletion"])
     assert "| zero | gi |" in table.to_markdown()
+    from xplique_lens.plots import plot_baseline_tradeoff
+
+    fig = plot_baseline_tradeoff(table)
+    assert len(fig.axes) == 2 and len(fig.axes[0].texts) == 2
     with pytest.raises(ValueError, match="explainers"):
         compare_baselines(model, x, y, {}, ["zero"], layer=0)
     with pytest.raises(ValueError, match="metric"):

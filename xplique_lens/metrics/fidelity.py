@@ -83,6 +83,27 @@ def trapezoid_auc(curve: np.ndarray) -> np.ndarray:
     return np.mean(curve[..., :-1] + curve[..., 1:], axis=-1) * 0.5
 
 
+@tf.function(reduce_retracing=True)
+def causal_perturb(
+    inputs: tf.Tensor,
+    baselines: tf.Tensor,
+    ranks: tf.Tensor,
+    pixel_to_feature: tf.Tensor,
+    sample_ids: tf.Tensor,
+    baseline_ids: tf.Tensor,
+    nb_flipped: tf.Tensor,
+    mask_shape: tuple,
+    deletion: bool,
+) -> tf.Tensor:
+    """Images of the (sample, step) pairs: the ``nb_flipped`` top-ranked features of sample
+    ``sample_ids`` flipped to the baseline (deletion) or from it (insertion)."""
+    pixel_ranks = tf.gather(tf.gather(ranks, sample_ids), pixel_to_feature, axis=1)
+    flip = tf.reshape(pixel_ranks < nb_flipped[:, None], (-1, *mask_shape))
+    x = tf.gather(inputs, sample_ids)
+    b = tf.gather(baselines, baseline_ids)
+    return tf.where(flip, b, x) if deletion else tf.where(flip, x, b)
+
+
 def _chunks(total: int, size: int | None) -> Iterator[slice]:
     size = total if not size else size
     for start in range(0, total, size):
@@ -197,7 +218,6 @@ class CausalFidelity(ExplanationMetric):
         self.steps = len(self.steps_) - 1
         self.max_nb_perturbed = int(self.steps_[-1])
         self._baselines: tf.Tensor | None = None
-        self._path_function = self._make_path_function()
 
     # -- state -------------------------------------------------------------------------------
 
@@ -223,22 +243,6 @@ class CausalFidelity(ExplanationMetric):
 
     # -- kernel ------------------------------------------------------------------------------
 
-    def _make_path_function(self) -> Callable:
-        mask_shape = self._mask_shape
-        pixel_to_feature = self._pixel_to_feature
-        deletion = self.causal_mode == "deletion"
-
-        @tf.function(reduce_retracing=True)
-        def perturb(inputs, baselines, ranks, sample_ids, baseline_ids, nb_flipped):
-            pixel_ranks = tf.gather(tf.gather(ranks, sample_ids), pixel_to_feature, axis=1)
-            flip = pixel_ranks < nb_flipped[:, None]
-            flip = tf.reshape(flip, (-1, *mask_shape))
-            x = tf.gather(inputs, sample_ids)
-            b = tf.gather(baselines, baseline_ids)
-            return tf.where(flip, b, x) if deletion else tf.where(flip, x, b)
-
-        return perturb
-
     def perturbed_path(self, explanations: Any) -> Iterator[tuple[np.ndarray, tf.Tensor]]:
         """Yield ``(flat pair ids, perturbed images)`` chunks along the curves.
 
@@ -257,8 +261,16 @@ class CausalFidelity(ExplanationMetric):
             sample_ids = pairs // nb_points
             nb_flipped = tf.gather(steps, pairs % nb_points)
             baseline_ids = tf.zeros_like(sample_ids) if single else sample_ids
-            images = self._path_function(
-                self.inputs, baselines, ranks, sample_ids, baseline_ids, nb_flipped
+            images = causal_perturb(
+                self.inputs,
+                baselines,
+                ranks,
+                self._pixel_to_feature,
+                sample_ids,
+                baseline_ids,
+                nb_flipped,
+                self._mask_shape,
+                self.causal_mode == "deletion",
             )
             yield pairs, images
 
