@@ -1,1 +1,15 @@
 """Concept extraction (dictionary learning), CRAFT, concept importance and metrics."""
+
+from .craft import Craft
+from .extractors import ICA, NMF, PCA, BaseConceptExtractor, KMeans, NotFittedError, SparseCoding
+
+__all__ = [
+    "ICA",
+    "NMF",
+    "PCA",
+    "BaseConceptExtractor",
+    "Craft",
+    "KMeans",
+    "NotFittedError",
+    "SparseCoding",
+]

@@ -1,0 +1,151 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from xplique_lens.commons import split_model
+from xplique_lens.concepts import PCA, Craft, NotFittedError
+from xplique_lens.concepts.crops import crop_masks, extract_crops
+
+from .conftest import PATCH
+
+
+def _class(concept_data, class_id):
+    sel = concept_data.labels == class_id
+    return concept_data.images[sel], {k: v[sel] for k, v in concept_data.part_masks.items()}
+
+
+def test_fit_state_and_shapes(fitted_crafts, concept_data):
+    craft = fitted_crafts[1]
+    images, _ = _class(concept_data, 1)
+    n_crops = len(images) * 5 * 5  # 64 px, 16 px crops at 0, 12, 24, 36, 48
+    assert craft.crops_.shape == (n_crops, PATCH, PATCH, 3)
+    assert craft.crops_u_.shape == (n_crops, 10) and np.all(craft.crops_u_ >= 0)
+    assert craft.concept_bank_.shape == (10, 64)
+    assert craft.transform(images[:3]).shape == (3, 16, 16, 10)
+    assert craft.importances_.shape == (10,) and craft.local_importances_.shape == (12, 10)
+
+
+def test_crops_and_origins_agree(concept_data):
+    images = tf.constant(concept_data.images[:2])
+    crops, origins = extract_crops(images, 20)
+    for crop, (i, y, x) in zip(crops.numpy()[::5], origins[::5]):
+        np.testing.assert_array_equal(crop, concept_data.images[i, y : y + 20, x : x + 20])
+
+
+@pytest.mark.parametrize("class_id", [1, 2])
+def test_most_important_concept_is_the_planted_object(fitted_crafts, concept_data, class_id):
+    craft = fitted_crafts[class_id]
+    images, parts = _class(concept_data, class_id)
+    top = int(craft.most_important_concepts_[0])
+    # the top concept carries most of the variance of the class logit
+    assert craft.importances_[top] > 0.5
+    # its top crops are crops of the object
+    _, idx = craft.top_crops(top, 10)
+    overlap = crop_masks(craft.crops_origin_[idx], PATCH, parts["object"]).mean(axis=(1, 2))
+    assert np.mean(overlap > 0.2) >= 0.8
+    # its attribution maps concentrate on the object, far above its area share
+    maps = np.maximum(craft.concept_attribution_maps(images, method="input").numpy()[..., top], 0)
+    share = (maps * parts["object"]).sum() / maps.sum()
+    area = parts["object"].mean()
+    assert share > 5 * area and share > 0.4
+
+
+def test_importances_stable_and_sensible(fitted_crafts):
+    craft = fitted_crafts[2]
+    again = craft.estimate_importance()
+    np.testing.assert_allclose(again, craft.importances_, rtol=1e-5)
+    assert np.all(craft.importances_ >= -1e-3)
+    # total indices sum to at least 1 (up to estimation error) for any model
+    assert 0.8 < craft.importances_.sum() < 3.0
+
+
+def test_importance_matches_a_per_image_loop(fitted_crafts, concept_data):
+    """The batched kernel equals Xplique's per-image recipe (one h call per image)."""
+    from scipy.stats import qmc
+
+    craft = fitted_crafts[1]
+    images, _ = _class(concept_data, 1)
+    ours = craft.estimate_importance(images[:3], nb_design=8)
+    r = craft.number_of_concepts
+    ab = qmc.Halton(2 * r, scramble=False).random(8).astype(np.float32)
+    a, b = ab[:, :r], ab[:, r:]
+    cs = [a.copy() for _ in range(r)]
+    for i in range(r):
+        cs[i][:, i] = b[:, i]
+    masks = np.concatenate([a, b, *cs], 0)
+    per_image = []
+    for codes in craft.transform(images[:3]):
+        acts = (codes[None] * masks[:, None, None, :]) @ craft.concept_bank_
+        y = craft.latent_to_logit_model(acts).numpy()[:, 1]
+        fa, fc = y[:8], y[16:].reshape(r, 8)
+        per_image.append(((fa - fc) ** 2).mean(1) / (2 * fa.var(ddof=1)))
+    np.testing.assert_allclose(ours, np.mean(per_image, 0), rtol=1e-3, atol=1e-5)
+
+
+def test_layer_maps_are_the_upsampled_codes(fitted_crafts, concept_data):
+    craft = fitted_crafts[1]
+    images, _ = _class(concept_data, 1)
+    maps = craft.explain(images[:2])
+    assert maps.shape == (2, 64, 64, 10) and maps.dtype == tf.float32
+    codes = craft.transform(images[:2])
+    np.testing.assert_allclose(maps.numpy()[:, 2::4, 2::4].mean(), codes.mean(), rtol=0.1)
+
+
+def test_refine_sub_concepts_reconstruct_parent_codes(fitted_crafts, reference_model):
+    parent = fitted_crafts[1]
+    top = int(parent.most_important_concepts_[0])
+    child = parent.refine(top, "conv2", number_of_concepts=4)
+    assert parent.children_[top] is child and child.parent_ is parent
+    assert child.layer == "conv2" and child.crops_u_.shape[1] == 4
+    # spatial sub-concept codes of the parent crops, decoded and pushed to the parent layer
+    crops = tf.image.resize(parent.crops_[child.parent_crop_indices_], (64, 64), "bicubic")
+    sub_codes = child.transform(crops)
+    rebuilt = np.tensordot(sub_codes, child.concept_bank_, axes=1)
+    acts = child.input_to_latent_model(crops).numpy()
+    assert np.linalg.norm(acts - rebuilt) / np.linalg.norm(acts) < 0.5
+    parent_acts = np.asarray(child.to_parent_latent_(rebuilt)).mean(axis=(1, 2))
+    parent_codes = parent.extractor.transform(parent_acts)[:, top]
+    original = parent.crops_u_[child.parent_crop_indices_, top]
+    assert np.corrcoef(parent_codes, original)[0, 1] > 0.8
+    # the child explains the same class through the rest of the network
+    assert child.estimate_importance(nb_design=8).shape == (4,)
+
+
+def test_clear_errors(reference_model, concept_data, tiny_functional_model):
+    images = concept_data.images[:4]
+    craft = Craft.from_model(reference_model, "features", number_of_concepts=4, patch_size=16)
+    with pytest.raises(NotFittedError):
+        craft.transform(images)
+    with pytest.raises(ValueError, match=r"\(N, H, W, C\)"):
+        craft.fit(images[0, ..., 0])
+    with pytest.raises(TypeError, match="floating"):
+        craft.fit((images * 255).astype(np.uint8))
+    with pytest.raises(ValueError, match="patch_size"):
+        Craft.from_model(reference_model, "features", patch_size=128).fit(images)
+    with pytest.raises(ValueError, match="larger than the number of features"):
+        Craft.from_model(reference_model, "features", number_of_concepts=65, patch_size=32).fit(
+            images
+        )
+    # a layer with negative activations (the linear logits of a cut before them)
+    g, h = split_model(reference_model, "gap")
+    signed = tf.keras.Sequential([g, tf.keras.layers.Lambda(lambda x: x - 1.0)])
+    with pytest.raises(ValueError, match="non-negative"):
+        Craft(signed, h, number_of_concepts=2, patch_size=32).fit(images)
+    craft.fit(images, class_id=0)
+    with pytest.raises(ValueError, match="nb_design"):
+        craft.estimate_importance(nb_design=30)
+    with pytest.raises(ValueError, match="concept_id"):
+        craft.top_crops(7)
+    with pytest.raises(ValueError, match="before the parent layer"):
+        craft.refine(0, "logits")
+    with pytest.raises(ValueError, match="n_components"):
+        Craft(g, h, number_of_concepts=3, extractor=PCA(4))
+
+
+def test_signed_extractor_runs(reference_model, concept_data):
+    images = concept_data.images[:6]
+    craft = Craft.from_model(
+        reference_model, "features", number_of_concepts=4, patch_size=32, extractor=PCA(4)
+    ).fit(images, class_id=0)
+    assert craft.estimate_importance(nb_design=8).shape == (4,)
+    assert craft.concept_attribution_maps(images[:2], method="input").shape == (2, 64, 64, 4)

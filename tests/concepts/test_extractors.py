@@ -1,0 +1,90 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+from sklearn.decomposition import NMF as SkNMF
+
+from xplique_lens.concepts import ICA, NMF, PCA, KMeans, NotFittedError, SparseCoding
+from xplique_lens.concepts.extractors import nnls_hals, nnls_jacobian
+
+
+def test_nmf_recovers_an_exact_low_rank_factorisation(rng):
+    u, w = rng.random((300, 4)), rng.random((4, 20))
+    a = (u @ w).astype(np.float32)
+    nmf = NMF(4, max_iter=2000, tol=1e-9).fit(a)
+    codes = nmf.transform(a)
+    assert np.all(codes >= 0) and np.all(nmf.components_ >= 0)
+    rel = np.linalg.norm(a - codes @ nmf.components_) / np.linalg.norm(a)
+    assert rel < 1e-2
+
+
+@pytest.mark.parametrize("rank", [10, 20])
+def test_nmf_no_worse_than_sklearn_on_model_activations(features_activations, rank):
+    a = features_activations
+    ours = NMF(rank).fit(a)
+    sk = SkNMF(rank, max_iter=200, random_state=0).fit(a)
+    sk_error = np.linalg.norm(a - sk.transform(a) @ sk.components_)
+    our_error = np.linalg.norm(a - ours.transform(a) @ ours.components_)
+    assert ours.reconstruction_err_ <= sk.reconstruction_err_ * 1.001
+    assert our_error <= sk_error * 1.001
+
+
+def test_nmf_is_deterministic(features_activations):
+    a = features_activations[:2000]
+    w1 = NMF(6).fit(a).components_
+    w2 = NMF(6).fit(a).components_
+    np.testing.assert_array_equal(w1, w2)
+
+
+def test_nnls_satisfies_kkt(rng):
+    w = rng.random((6, 30)).astype(np.float32)
+    a = rng.random((50, 30)).astype(np.float32)
+    u = nnls_hals(tf.constant(a), tf.constant(w), 2000, 1e-10).numpy()
+    grad = (u @ w - a) @ w.T  # gradient of 0.5 ||a - u W||^2
+    assert np.all(u >= 0)
+    assert np.all(grad > -1e-3)  # dual feasibility
+    assert np.abs(u * grad).max() < 1e-3  # complementary slackness
+
+
+def test_nnls_implicit_jacobian_matches_finite_differences_and_euler(rng):
+    w = rng.random((5, 12)).astype(np.float32)
+    a = rng.random((8, 12)).astype(np.float32)
+    solve = lambda x: nnls_hals(tf.constant(x), tf.constant(w), 5000, 1e-12).numpy()  # noqa: E731
+    u = solve(a)
+    jac = nnls_jacobian(tf.constant(u), tf.constant(w)).numpy()  # (n, r, p)
+    # Euler: the code is positively homogeneous, so J a = u
+    np.testing.assert_allclose(np.einsum("nrp,np->nr", jac, a), u, atol=1e-3)
+    eps = 1e-3
+    direction = rng.normal(size=a.shape).astype(np.float32)
+    numeric = (solve(a + eps * direction) - solve(a - eps * direction)) / (2 * eps)
+    np.testing.assert_allclose(np.einsum("nrp,np->nr", jac, direction), numeric, atol=2e-2)
+
+
+def test_nmf_errors(rng):
+    with pytest.raises(ValueError, match="non-negative"):
+        NMF(2).fit(rng.normal(size=(20, 5)).astype(np.float32))
+    with pytest.raises(ValueError, match="larger than the number of features"):
+        NMF(8).fit(rng.random((20, 5)).astype(np.float32))
+    with pytest.raises(ValueError, match="2-D"):
+        NMF(2).fit(rng.random((4, 5, 5)).astype(np.float32))
+    with pytest.raises(TypeError, match="floating"):
+        NMF(2).fit(np.ones((4, 5), dtype=np.uint8))
+    with pytest.raises(NotFittedError):
+        NMF(2).transform(rng.random((4, 5)).astype(np.float32))
+    fitted = NMF(2).fit(rng.random((20, 5)).astype(np.float32))
+    with pytest.raises(ValueError, match="features"):
+        fitted.transform(rng.random((4, 6)).astype(np.float32))
+
+
+@pytest.mark.parametrize("cls", [PCA, ICA, KMeans, SparseCoding])
+def test_sklearn_extractors_reconstruct_and_match_shapes(cls, features_activations):
+    a = features_activations[:1500]
+    extractor = cls(6)
+    codes = extractor.fit_transform(a)
+    assert codes.shape == (1500, 6) and extractor.components_.shape == (6, 64)
+    np.testing.assert_allclose(extractor.transform(a[:10]), codes[:10], rtol=1e-3, atol=1e-3)
+    rec = extractor.inverse_transform(codes)
+    rel = np.linalg.norm(a - rec) / np.linalg.norm(a)
+    assert rel < 0.9  # better than predicting zero
+    if extractor.differentiable:
+        tf_codes = extractor.tf_transform(tf.constant(a[:10])).numpy()
+        np.testing.assert_allclose(tf_codes, codes[:10], rtol=1e-3, atol=1e-3)

@@ -1,0 +1,523 @@
+"""CRAFT: Concept Recursive Activation FacTorization (Fel et al., CVPR 2023).
+
+The model is split as ``f = h o g`` at a layer with non-negative activations. Crops of the class
+images go through ``g``; their (spatially averaged) activations ``A`` are factorised by NMF,
+``A ~ U W``: ``W`` is the concept bank, ``U`` the concept codes of the crops. The importance of
+each concept for the class is its total Sobol index, masks acting on ``U`` through ``h``; where
+each concept is in an image is given by concept attribution maps obtained by differentiating the
+NNLS code implicitly; and a concept can be refined recursively into sub-concepts at an earlier
+layer.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from ..commons.model_splitting import find_layer, split_model
+from ..commons.tf_functions import make_forward_function
+from ..commons.validation import (
+    check_batch_size,
+    check_choice,
+    check_finite,
+    check_positive_int,
+    check_power_of_two,
+    to_float_tensor,
+)
+from .crops import extract_crops
+from .extractors.base import BaseConceptExtractor, NotFittedError
+from .extractors.nmf import NMF
+from .sobol_concepts import concept_sobol_indices
+
+MAP_METHODS = ("input", "layer")
+
+
+class _Chain:
+    """``x -> second(first(x))``: the logit part of a child Craft when only ``g`` is known."""
+
+    def __init__(self, first: Callable, second: Callable):
+        self.first, self.second = first, second
+
+    def __call__(self, inputs, *args, **kwargs):
+        return self.second(self.first(inputs))
+
+
+def _as_images(inputs: Any, name: str = "inputs") -> tf.Tensor:
+    images = to_float_tensor(inputs, name)
+    if images.shape.rank == 3:
+        images = images[None]
+    if images.shape.rank != 4:
+        raise ValueError(
+            f"`{name}` must be images of shape (N, H, W, C) (or one (H, W, C) image), got shape "
+            f"{tuple(images.shape)}."
+        )
+    if images.shape[0] == 0:
+        raise ValueError(f"`{name}` is empty: expected at least one image.")
+    check_finite(images, name)
+    return images
+
+
+class Craft:
+    """CRAFT concept extraction, importance, attribution maps and recursion for one class.
+
+    Drop-in for Xplique 2.0.2's ``CraftTf`` (same parameters, defaults and order), with these
+    differences: ``fit`` returns ``self`` (learned state in ``crops_``, ``crops_u_``,
+    ``concept_bank_``); NMF is solved in TensorFlow (``extractor`` may be any concept extractor);
+    ``estimate_importance`` pushes all images x masks through ``h`` in batches instead of one
+    ``predict`` per image; concept attribution maps are computed by implicit differentiation of
+    the NNLS code, as in the paper (Xplique only upsamples the codes); ``refine`` implements the
+    paper's recursion (absent from Xplique).
+
+    Parameters
+    ----------
+    input_to_latent_model
+        ``g``: images ``(N, H, W, C)`` -> activations ``(N, h, w, p)`` or ``(N, p)``,
+        non-negative for NMF (e.g. the output of a ReLU).
+    latent_to_logit_model
+        ``h``: activations -> logits.
+    number_of_concepts
+        Number of concepts ``r``.
+    batch_size
+        Number of forward passes per batch (for ``g`` and ``h``).
+    patch_size
+        Side of the square crops; they are cut every ``stride`` pixels and resized to the input
+        size before ``g``.
+    extractor
+        A concept extractor (``NMF``, ``PCA``, ``ICA``, ``KMeans``, ``SparseCoding``) with
+        ``n_components == number_of_concepts``; default ``NMF(number_of_concepts)``.
+    stride
+        Step between crops; default ``int(0.8 * patch_size)`` (the paper, Xplique).
+    verbose
+        Show progress bars.
+
+    Attributes
+    ----------
+    inputs_, class_id_
+        What ``fit`` was given.
+    crops_, crops_origin_
+        The crops ``(M, patch, patch, C)`` and ``(image index, top, left)`` of each.
+    crops_activations_
+        Spatially averaged activations of the crops ``(M, p)`` (``A``).
+    crops_u_
+        Concept codes of the crops ``(M, r)`` (``U``).
+    concept_bank_
+        The concept bank ``(r, p)`` (``W``).
+    importances_, local_importances_
+        Total Sobol indices, averaged ``(r,)`` and per image ``(N, r)``, after
+        ``estimate_importance()``.
+    children_
+        ``{concept_id: Craft}`` sub-concept decompositions made by ``refine``.
+
+    References
+    ----------
+    Fel, Picard, Béthune, Boissin, Vigouroux, Colin, Cadène, Serre, "CRAFT: Concept Recursive
+    Activation FacTorization for Explainability", CVPR 2023 (arXiv 2211.10154).
+    """
+
+    def __init__(
+        self,
+        input_to_latent_model: Callable,
+        latent_to_logit_model: Callable,
+        number_of_concepts: int = 20,
+        batch_size: int = 64,
+        patch_size: int = 64,
+        extractor: BaseConceptExtractor | None = None,
+        stride: int | None = None,
+        verbose: bool = False,
+    ):
+        if not callable(input_to_latent_model):
+            raise TypeError(
+                "`input_to_latent_model` must be callable (a Keras model), got "
+                f"{type(input_to_latent_model).__name__}."
+            )
+        if not callable(latent_to_logit_model):
+            raise TypeError(
+                "`latent_to_logit_model` must be callable (a Keras model), got "
+                f"{type(latent_to_logit_model).__name__}."
+            )
+        self.input_to_latent_model = input_to_latent_model
+        self.latent_to_logit_model = latent_to_logit_model
+        self.number_of_concepts = check_positive_int(number_of_concepts, "number_of_concepts")
+        self.batch_size = check_batch_size(batch_size)
+        self.patch_size = check_positive_int(patch_size, "patch_size")
+        self.stride = None if stride is None else check_positive_int(stride, "stride")
+        if extractor is None:
+            extractor = NMF(self.number_of_concepts)
+        if not hasattr(extractor, "fit_transform") or not hasattr(extractor, "transform"):
+            raise TypeError(
+                "`extractor` must be a concept extractor with fit_transform/transform (e.g. "
+                f"NMF, PCA), got {type(extractor).__name__}."
+            )
+        if getattr(extractor, "n_components", self.number_of_concepts) != self.number_of_concepts:
+            raise ValueError(
+                f"`extractor` has n_components={extractor.n_components} but "
+                f"`number_of_concepts`={self.number_of_concepts}; they must match."
+            )
+        self.extractor = extractor
+        self.verbose = verbose
+        self.model = None
+        self.layer = None
+        self.children_: dict[int, Craft] = {}
+        self._latent_forward = make_forward_function(input_to_latent_model)
+
+    # ---------------------------------------------------------------- construction
+    @classmethod
+    def from_model(cls, model: keras.Model, layer: str | int, **kwargs: Any) -> Craft:
+        """Split ``model`` at ``layer`` (``g`` = up to it, ``h`` = the rest) and build a Craft.
+
+        ``kwargs`` are those of ``Craft`` (``number_of_concepts``, ``batch_size``, ...).
+        """
+        g, h = split_model(model, layer)
+        craft = cls(g, h, **kwargs)
+        craft.model = model
+        craft.layer = find_layer(model, layer).name
+        return craft
+
+    # ---------------------------------------------------------------- helpers
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "concept_bank_"):
+            raise NotFittedError("This Craft is not fitted yet: call `fit(inputs, class_id)`.")
+
+    def _latent(self, images: tf.Tensor) -> tf.Tensor:
+        """``g`` over batches (memory bounded by ``batch_size``)."""
+        step = len(images) if not self.batch_size else self.batch_size
+        outs = [self._latent_forward(images[s : s + step]) for s in range(0, len(images), step)]
+        return tf.cast(tf.concat(outs, 0), tf.float32)
+
+    def _crop_activations(self, crops: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
+        step = len(crops) if not self.batch_size else self.batch_size
+        outs = []
+        for s in tqdm(range(0, len(crops), step), disable=not self.verbose, desc="crops"):
+            resized = tf.image.resize(crops[s : s + step], size, method="bicubic")
+            acts = tf.cast(self._latent_forward(resized), tf.float32)
+            if acts.shape.rank == 4:
+                acts = tf.reduce_mean(acts, axis=(1, 2))
+            outs.append(acts)
+        return tf.concat(outs, 0)
+
+    def _codes(self, activations: tf.Tensor) -> tf.Tensor:
+        """Codes of activations ``(N, [h, w,] p)`` -> ``(N, [h, w,] r)`` (TF)."""
+        shape = tf.shape(activations)
+        flat = tf.reshape(activations, (-1, activations.shape[-1]))
+        codes = self.extractor.tf_transform(flat)
+        return tf.reshape(codes, tf.concat([shape[:-1], [self.number_of_concepts]], 0))
+
+    # ---------------------------------------------------------------- fit / transform
+    def fit(self, inputs: Any, class_id: int = 0) -> Craft:
+        """Learn the concept bank of a class from crops of its images.
+
+        Parameters
+        ----------
+        inputs
+            Images of the class, ``(N, H, W, C)`` float.
+        class_id
+            Index of the class logit (used by ``estimate_importance``).
+
+        Returns
+        -------
+        self
+        """
+        images = _as_images(inputs)
+        class_id = check_positive_int(class_id, "class_id", minimum=0)
+        crops, origins = extract_crops(images, self.patch_size, self.stride)
+        activations = self._crop_activations(crops, tuple(images.shape[1:3]))
+        if getattr(self.extractor, "non_negative", False) and isinstance(self.extractor, NMF):
+            minimum = float(tf.reduce_min(activations))
+            if minimum < 0:
+                raise ValueError(
+                    f"The activations of `input_to_latent_model` are negative (min {minimum:.4g})"
+                    f" but NMF needs non-negative ones: cut the model after a ReLU, or pass a "
+                    f"signed `extractor` (PCA, ICA)."
+                )
+        if self.number_of_concepts > activations.shape[-1]:
+            raise ValueError(
+                f"`number_of_concepts`={self.number_of_concepts} is larger than the number of "
+                f"features of the layer ({activations.shape[-1]})."
+            )
+        codes = self.extractor.fit_transform(activations)
+        self.inputs_ = images
+        self.class_id_ = class_id
+        self.crops_ = crops.numpy()
+        self.crops_origin_ = origins
+        self.crops_activations_ = activations.numpy()
+        self.crops_u_ = np.asarray(codes, np.float32)
+        self.concept_bank_ = np.asarray(self.extractor.components_, np.float32)
+        self.children_ = {}
+        for name in ("importances_", "local_importances_"):
+            self.__dict__.pop(name, None)
+        return self
+
+    def transform(self, inputs: Any, activations: Any = None) -> np.ndarray:
+        """Concept codes ``U`` of images: ``(N, h, w, r)`` for a spatial layer, else ``(N, r)``.
+
+        ``activations`` (the output of ``g`` on ``inputs``) can be given to skip ``g``.
+        """
+        self._check_fitted()
+        if activations is None:
+            activations = self._latent(_as_images(inputs))
+        else:
+            activations = to_float_tensor(activations, "activations")
+        return self._codes(activations).numpy()
+
+    # ---------------------------------------------------------------- importance
+    def estimate_importance(
+        self,
+        inputs: Any = None,
+        nb_design: int = 32,
+        sampler: Any = "halton",
+        estimator: Any = None,
+    ) -> np.ndarray:
+        """Total Sobol indices of the concepts for the class (Fel et al. 2023, section 3.2).
+
+        Masks ``M`` from a replicated QMC design act on the codes, ``A' = (U * M) W`` (on every
+        position of spatial codes), and ``h(A')[class_id]`` feeds the Jansen estimator; the
+        indices are averaged over the images. All images and masks go through ``h`` together, in
+        batches of ``batch_size``.
+
+        Parameters
+        ----------
+        inputs
+            Images; ``None`` uses the images given to ``fit`` and stores the result in
+            ``importances_`` (and the per-image indices in ``local_importances_``).
+        nb_design
+            QMC points per matrix (a power of two); ``nb_design * (r + 2)`` forwards per image.
+        sampler
+            A sampler name of ``xplique_lens.attributions.sobol`` (``"halton"``, Xplique's
+            choice, ``"sobol"``, ...) or a ``ReplicatedSampler``.
+        estimator
+            A Sobol estimator name or object (default Jansen, as Xplique).
+
+        Returns
+        -------
+        importances
+            ``(r,)`` total Sobol index of each concept.
+        """
+        self._check_fitted()
+        nb_design = check_power_of_two(nb_design, "nb_design")
+        is_global = inputs is None
+        images = self.inputs_ if is_global else _as_images(inputs)
+        codes = self._codes(self._latent(images))
+        local = concept_sobol_indices(
+            self.latent_to_logit_model,
+            codes,
+            self.concept_bank_,
+            self.class_id_,
+            nb_design=nb_design,
+            batch_size=self.batch_size,
+            mean=getattr(self.extractor, "mean_", None),
+            sampler=sampler,
+            estimator=estimator,
+            verbose=self.verbose,
+        ).numpy()
+        importances = local.mean(axis=0)
+        if is_global:
+            self.local_importances_ = local
+            self.importances_ = importances
+        return importances
+
+    @property
+    def most_important_concepts_(self) -> np.ndarray:
+        """Concept ids sorted by decreasing importance (after ``estimate_importance``)."""
+        if not hasattr(self, "importances_"):
+            raise NotFittedError("Call `estimate_importance()` first.")
+        return np.argsort(self.importances_)[::-1]
+
+    # ---------------------------------------------------------------- attribution maps
+    def _make_input_maps_fn(self) -> Callable:
+        r = self.number_of_concepts
+        latent = self.input_to_latent_model
+
+        @tf.function(reduce_retracing=True)
+        def maps(images: tf.Tensor) -> tf.Tensor:
+            with tf.GradientTape(persistent=True) as tape:
+                tape.watch(images)
+                activations = tf.cast(latent(images), tf.float32)
+                codes = self._codes(activations)
+                axes = list(range(1, codes.shape.rank - 1))
+                totals = tf.reduce_sum(codes, axis=axes) if axes else codes  # (B, r)
+            out = []
+            for k in range(r):
+                seed = tf.zeros_like(totals) + tf.one_hot(k, r)[None]
+                gradient = tape.gradient(totals, images, output_gradients=seed)
+                out.append(tf.reduce_sum(gradient * images, axis=-1))
+            del tape
+            return tf.stack(out, axis=-1)
+
+        return maps
+
+    def concept_attribution_maps(
+        self, inputs: Any, method: str = "layer", batch_size: int | None = None
+    ) -> tf.Tensor:
+        """Where each concept is in each image: ``(N, H, W, number_of_concepts)`` float32.
+
+        The code of an activation vector ``a`` is the NNLS solution
+        ``u*(a) = argmin_{u >= 0} ||a - u W||``; its Jacobian follows from the KKT conditions on
+        the active set ``S``: ``d u*_S / d a = (W_S W_S^T)^{-1} W_S`` (implicit differentiation,
+        see ``extractors.nnls``). Two maps use it:
+
+        - ``"layer"`` (default): activation x implicit gradient at the concept layer,
+          ``sum_c A_ijc d u*_k / d A_ijc``, upsampled (bilinear) to the image size. Since
+          ``u*`` is positively homogeneous, this equals the code ``u*_k`` at each position
+          exactly (Euler's identity ``J a = u*``), so it is computed without a backward pass;
+          it is also the fallback for extractors that are not differentiable in TF (KMeans,
+          SparseCoding) and what Xplique shows.
+        - ``"input"``: gradient x input of the total code ``sum_ij u*_k`` through ``g`` and the
+          implicit NNLS gradient, summed over colour channels: pixel-level but noisier,
+          one backward pass through ``g`` per concept. Needs a spatial or non-spatial layer
+          and a differentiable extractor (NMF, PCA, ICA).
+
+        Parameters
+        ----------
+        inputs
+            Images ``(N, H, W, C)``.
+        method
+            ``"layer"`` or ``"input"``.
+        batch_size
+            Images per batch; default ``self.batch_size``.
+        """
+        self._check_fitted()
+        check_choice(method, "method", MAP_METHODS)
+        images = _as_images(inputs)
+        batch_size = self.batch_size if batch_size is None else check_batch_size(batch_size)
+        size = tuple(images.shape[1:3])
+        if method == "input" and not getattr(self.extractor, "differentiable", False):
+            warnings.warn(
+                f"{type(self.extractor).__name__} codes are not differentiable in TF: using "
+                "method='layer' (the codes upsampled).",
+                stacklevel=2,
+            )
+            method = "layer"
+        step = len(images) if not batch_size else batch_size
+        outs = []
+        if method == "layer":
+            for s in tqdm(range(0, len(images), step), disable=not self.verbose, desc="maps"):
+                codes = self._codes(self._latent(images[s : s + step]))
+                if codes.shape.rank != 4:
+                    raise ValueError(
+                        "method='layer' needs a spatial layer (N, h, w, p); this layer is "
+                        "not spatial: use method='input'."
+                    )
+                outs.append(tf.image.resize(codes, size, method="bilinear"))
+        else:
+            fn = self._make_input_maps_fn()
+            for s in tqdm(range(0, len(images), step), disable=not self.verbose, desc="maps"):
+                outs.append(fn(images[s : s + step]))
+        return tf.concat(outs, 0)
+
+    def explain(self, inputs: Any, targets: Any = None, **kwargs: Any) -> tf.Tensor:
+        """Alias of ``concept_attribution_maps`` (``targets`` is ignored: the class is fixed)."""
+        return self.concept_attribution_maps(inputs, **kwargs)
+
+    __call__ = explain
+
+    # ---------------------------------------------------------------- crops
+    def top_crops(self, concept_id: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` crops expressing ``concept_id`` the most: ``(crops, crop indices)``."""
+        self._check_fitted()
+        concept_id = self._check_concept(concept_id)
+        k = check_positive_int(k, "k")
+        order = np.argsort(-self.crops_u_[:, concept_id], kind="stable")[:k]
+        return self.crops_[order], order
+
+    def _check_concept(self, concept_id: Any) -> int:
+        concept_id = check_positive_int(concept_id, "concept_id", minimum=0)
+        if concept_id >= self.number_of_concepts:
+            raise ValueError(
+                f"`concept_id` must be in [0, {self.number_of_concepts}), got {concept_id}."
+            )
+        return concept_id
+
+    # ---------------------------------------------------------------- recursion
+    def refine(
+        self,
+        concept_id: int,
+        layer: str | int,
+        number_of_concepts: int = 4,
+        nb_crops: int | None = None,
+        patch_size: int | None = None,
+        extractor: BaseConceptExtractor | None = None,
+    ) -> Craft:
+        """Decompose a concept into sub-concepts at an earlier layer (the paper's recursion).
+
+        The crops expressing ``concept_id`` the most (resized to the input size, as ``g`` saw
+        them) are the images of a child Craft split at ``layer``; its concepts are the
+        sub-concepts. The child is stored in ``children_[concept_id]`` and knows its
+        ``parent_`` and ``parent_concept_id_``, so the hierarchy can be walked.
+
+        Parameters
+        ----------
+        concept_id
+            The concept to refine.
+        layer
+            An earlier layer (name or index) of the model; it must be inside ``g``.
+        number_of_concepts
+            Number of sub-concepts.
+        nb_crops
+            How many top crops to fit on; default: the top quarter of the crops (at least
+            ``4 * number_of_concepts``).
+        patch_size
+            Crop size of the child; default the input size (each parent crop is one child crop).
+        extractor
+            Extractor of the child; default NMF.
+
+        Returns
+        -------
+        child
+            A fitted ``Craft`` whose ``class_id_`` is the parent's.
+        """
+        self._check_fitted()
+        concept_id = self._check_concept(concept_id)
+        if self.model is not None:
+            parent_index = self.model.layers.index(find_layer(self.model, self.layer))
+            child_index = self.model.layers.index(find_layer(self.model, layer))
+            if child_index >= parent_index:
+                raise ValueError(
+                    f"`layer` {layer!r} must come before the parent layer {self.layer!r}."
+                )
+            first, rest = split_model(self.input_to_latent_model, layer)
+            latent_to_logit = _Chain(rest, self.latent_to_logit_model)
+        elif isinstance(self.input_to_latent_model, keras.Model):
+            first, rest = split_model(self.input_to_latent_model, layer)
+            latent_to_logit = _Chain(rest, self.latent_to_logit_model)
+        else:
+            raise ValueError(
+                "`refine` needs a Keras `input_to_latent_model` (or `Craft.from_model`) to cut "
+                "at an earlier layer."
+            )
+        n_total = len(self.crops_)
+        if nb_crops is None:
+            nb_crops = min(n_total, max(n_total // 4, 4 * number_of_concepts))
+        nb_crops = min(check_positive_int(nb_crops, "nb_crops"), n_total)
+        _, indices = self.top_crops(concept_id, nb_crops)
+        size = tuple(self.inputs_.shape[1:3])
+        crop_images = tf.image.resize(self.crops_[indices], size, method="bicubic")
+        child = Craft(
+            first,
+            latent_to_logit,
+            number_of_concepts=number_of_concepts,
+            batch_size=self.batch_size,
+            patch_size=patch_size or min(size),
+            extractor=extractor,
+            verbose=self.verbose,
+        )
+        child.model = self.model
+        child.layer = find_layer(self.input_to_latent_model, layer).name
+        child.to_parent_latent_ = rest
+        child.parent_ = self
+        child.parent_concept_id_ = concept_id
+        child.parent_crop_indices_ = indices
+        child.fit(crop_images, class_id=self.class_id_)
+        self.children_[concept_id] = child
+        return child
+
+    def __repr__(self) -> str:
+        return (
+            f"Craft(number_of_concepts={self.number_of_concepts}, patch_size={self.patch_size}, "
+            f"batch_size={self.batch_size}, extractor={self.extractor!r}, layer={self.layer!r})"
+        )
