@@ -2,5 +2,12 @@
 
 from .base import BlackBoxExplainer, Explainer, WhiteBoxExplainer
 from .saliency import Saliency
+from .sobol import SobolAttributionMethod
 
-__all__ = ["BlackBoxExplainer", "Explainer", "Saliency", "WhiteBoxExplainer"]
+__all__ = [
+    "BlackBoxExplainer",
+    "Explainer",
+    "Saliency",
+    "SobolAttributionMethod",
+    "WhiteBoxExplainer",
+]

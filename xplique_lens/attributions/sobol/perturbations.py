@@ -1,0 +1,160 @@
+"""Perturbations applied to inputs according to masks with values in [0, 1].
+
+A perturbation is a batched function ``perturb(inputs, masks, *extras) -> perturbed`` where
+``inputs`` is ``(B, ...)``, ``masks`` broadcasts against it (``(B, H, W, 1)`` for images after
+upsampling, ``(B, r)`` for concept codes) and ``extras`` are per-sample tensors computed once per
+call by ``perturbation.prepare(inputs)`` (e.g. the blurred images). A mask value of 1 keeps the
+input, 0 removes it. All of them are TF-native, so they run inside the compiled Sobol kernel.
+
+Ref. Fel et al. 2021, https://arxiv.org/abs/2111.04138, section 3.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+import tensorflow as tf
+
+from ...commons.validation import check_positive_int
+
+
+class Perturbation:
+    """Base class: ``prepare(inputs) -> tuple`` of per-sample tensors, ``__call__`` perturbs."""
+
+    def prepare(self, inputs: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        """Per-sample tensors the perturbation needs (none by default)."""
+        return ()
+
+    def __call__(self, inputs: tf.Tensor, masks: tf.Tensor, *extras: tf.Tensor) -> tf.Tensor:
+        raise NotImplementedError
+
+
+class Inpainting(Perturbation):
+    """``x * M + (1 - M) * baseline_value``; Xplique's default with baseline 0.
+
+    Parameters
+    ----------
+    baseline_value
+        Value that replaces removed inputs (0: black images / zero codes).
+    """
+
+    def __init__(self, baseline_value: float = 0.0):
+        self.baseline_value = float(baseline_value)
+
+    def __call__(self, inputs, masks, *extras):
+        return inputs * masks + (1.0 - masks) * self.baseline_value
+
+    def __repr__(self) -> str:
+        return f"Inpainting(baseline_value={self.baseline_value})"
+
+
+def box_blur(images: tf.Tensor, size: int) -> tf.Tensor:
+    """Mean filter of ``size x size`` with mirrored borders (OpenCV's ``cv2.blur``), TF-native.
+
+    ``images`` is ``(N, H, W, C)``; the anchor is the kernel centre as in OpenCV.
+    """
+    before, after = size // 2, size - 1 - size // 2
+    height, width = images.shape[1], images.shape[2]
+    if height is not None and width is not None and (before >= height or before >= width):
+        raise ValueError(
+            f"`sigma` (blur size {size}) must be smaller than twice the image size, got images "
+            f"of size {height}x{width}."
+        )
+    padded = tf.pad(images, [[0, 0], [before, after], [before, after], [0, 0]], mode="REFLECT")
+    return tf.nn.avg_pool2d(padded, ksize=size, strides=1, padding="VALID")
+
+
+class Blurring(Perturbation):
+    """``x * M + (1 - M) * blur(x)``, a box blur of size ``sigma`` (as Xplique's ``cv2.blur``),
+    computed once per image and per call with TF ops (no OpenCV).
+    """
+
+    def __init__(self, sigma: int = 10):
+        self.sigma = check_positive_int(sigma, "sigma")
+
+    def prepare(self, inputs):
+        if inputs.shape.rank != 4:
+            raise ValueError(
+                f"`blurring` needs images (N, H, W, C), got inputs of shape {tuple(inputs.shape)}."
+            )
+        return (box_blur(inputs, self.sigma),)
+
+    def __call__(self, inputs, masks, blurred):
+        return inputs * masks + (1.0 - masks) * blurred
+
+    def __repr__(self) -> str:
+        return f"Blurring(sigma={self.sigma})"
+
+
+class Amplitude(Perturbation):
+    """``x * (1 + sigma * (M - 0.5))``: the amplitude of the input is modulated around itself.
+
+    Xplique 2.0.2 computes ``x * (M - 0.5) * sigma``, which never reproduces the image (it is at
+    most half its amplitude, and sign-flipped where ``M < 0.5``) although its docstring states
+    ``x + (M - 0.5) * sigma``; here ``M = 0.5`` leaves the input unchanged.
+    """
+
+    def __init__(self, sigma: float = 1.0):
+        self.sigma = float(sigma)
+
+    def __call__(self, inputs, masks, *extras):
+        return inputs * (1.0 + self.sigma * (masks - 0.5))
+
+    def __repr__(self) -> str:
+        return f"Amplitude(sigma={self.sigma})"
+
+
+class CallablePerturbation(Perturbation):
+    """Wrap a batched user function ``fn(inputs, masks) -> perturbed``."""
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+
+    def __call__(self, inputs, masks, *extras):
+        return self.fn(inputs, masks)
+
+    def __repr__(self) -> str:
+        return f"CallablePerturbation({getattr(self.fn, '__name__', self.fn)!r})"
+
+
+PERTURBATIONS = {"inpainting": Inpainting, "blurring": Blurring, "amplitude": Amplitude}
+
+
+def get_perturbation(perturbation: str | Callable | Perturbation | None) -> Perturbation:
+    """Resolve a name (``"inpainting"``, ``"blurring"``, ``"amplitude"``), a :class:`Perturbation`,
+    or a batched callable ``fn(inputs, masks) -> perturbed`` (masks ``(B, H, W, 1)`` for images).
+    """
+    if perturbation is None:
+        return Inpainting()
+    if isinstance(perturbation, Perturbation):
+        return perturbation
+    if isinstance(perturbation, str):
+        if perturbation not in PERTURBATIONS:
+            raise ValueError(
+                f"`perturbation_function` must be one of {sorted(PERTURBATIONS)} or a callable "
+                f"(inputs, masks) -> perturbed, got {perturbation!r}."
+            )
+        return PERTURBATIONS[perturbation]()
+    if not callable(perturbation):
+        raise TypeError(
+            "`perturbation_function` must be a name, a Perturbation or a callable "
+            f"(inputs, masks) -> perturbed, got {type(perturbation).__name__}."
+        )
+    try:
+        nb_params = len(
+            [
+                p
+                for p in inspect.signature(perturbation).parameters.values()
+                if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            ]
+        )
+    except (TypeError, ValueError):
+        nb_params = 2
+    if nb_params != 2:
+        raise TypeError(
+            "`perturbation_function` must be batched: fn(inputs (B, H, W, C), masks (B, H, W, 1)) "
+            "-> perturbed inputs. Xplique's per-image factories fn(x) -> (masks -> inputs) are "
+            "not supported (they force a Python loop over images)."
+        )
+    return CallablePerturbation(perturbation)

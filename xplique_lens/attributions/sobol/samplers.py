@@ -1,0 +1,320 @@
+"""Quasi-Monte-Carlo designs for Sobol indices: the two independent matrices ``A`` and ``B``.
+
+A *design* is a pair ``(A, B)`` of ``(nb_design, d)`` matrices with rows in ``[0, 1)^d``, drawn
+as the two halves of one ``2d``-dimensional low-discrepancy sequence. The estimators of
+:mod:`.estimators` evaluate the function on ``A`` and on ``C_i`` (``A`` with column ``i`` taken
+from ``B``), see :func:`replicated_design`.
+
+Every sampler is TensorFlow-native (no numpy / scipy), runs once per design (never per image)
+and is deterministic: the unscrambled Sobol sequence has no randomness, the randomised samplers
+take a ``seed`` (same seed, same design).
+
+Samplers are also callable the way Xplique's ``ReplicatedSampler`` objects are,
+``sampler(dimension, nb_design) -> [A; B; C]`` of shape ``(nb_design * (dimension + 2),
+dimension)``, so that code written against Xplique keeps working.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, NamedTuple
+
+import tensorflow as tf
+
+from ...commons.validation import check_positive_int, check_power_of_two
+
+_BITS = 32  # resolution of the Sobol points scrambled bit by bit (TF's points are exact on 32 bits)
+
+
+class Design(NamedTuple):
+    """The two independent sample matrices of a Sobol design, each ``(nb_design, dimension)``."""
+
+    a: tf.Tensor
+    b: tf.Tensor
+
+    @property
+    def nb_design(self) -> int:
+        """Number of rows of ``A`` (and of ``B``)."""
+        return int(self.a.shape[0])
+
+    @property
+    def dimension(self) -> int:
+        """Number of factors ``d`` (columns)."""
+        return int(self.a.shape[1])
+
+
+def replicated_design(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+    """The ``d`` matrices ``C_i``: ``A`` whose column ``i`` is taken from ``B``.
+
+    Parameters
+    ----------
+    a, b
+        ``(nb_design, d)`` sample matrices.
+
+    Returns
+    -------
+    c
+        ``(d, nb_design, d)``: ``c[i, j] = a[j]`` except ``c[i, j, i] = b[j, i]``. Its size grows
+        as ``d**2``: the explainers never build it whole, they build the rows they need
+        chunk by chunk (:func:`design_rows`).
+    """
+    a = tf.convert_to_tensor(a, tf.float32)
+    b = tf.convert_to_tensor(b, tf.float32)
+    eye = tf.eye(tf.shape(a)[1], dtype=a.dtype)[:, None, :]  # (d, 1, d)
+    return a[None] * (1.0 - eye) + b[None] * eye
+
+
+def design_rows(design: Design, indices: tf.Tensor) -> tf.Tensor:
+    """Rows ``indices`` of the stacked design ``[A; C_1; ...; C_d; B]``, shape ``(k, d)``.
+
+    Row ``r < n`` is ``A[r]``; row ``n + i * n + j`` is ``C_i[j]``; rows ``n * (d + 1) + j`` are
+    ``B[j]``. Building rows on demand keeps memory at ``O(k * d)`` instead of the ``O(n * d**2)``
+    of the full replicated design.
+    """
+    a, b = design.a, design.b
+    n = tf.shape(a, out_type=indices.dtype)[0]
+    d = tf.shape(a, out_type=indices.dtype)[1]
+    block = indices // n  # 0: A, 1..d: C_{block-1}, d+1: B
+    j = indices % n
+    rows_a = tf.gather(a, j)
+    rows_b = tf.gather(b, j)
+    column = tf.one_hot(block - 1, d, dtype=a.dtype)  # all zeros for A and B rows
+    from_b = tf.cast(tf.equal(block, d + 1), a.dtype)[:, None]
+    take_b = tf.maximum(column, from_b)
+    return rows_a * (1.0 - take_b) + rows_b * take_b
+
+
+class Sampler(ABC):
+    """Draws a design ``(A, B)``: the two halves of a ``2d``-dimensional point set.
+
+    Subclasses implement :meth:`points`. ``sample(d, n)`` returns a :class:`Design`;
+    ``sampler(d, n)`` returns Xplique's stacked ``[A; B; C]`` layout.
+    """
+
+    #: whether ``nb_design`` must be a power of two for the point set to be balanced
+    needs_power_of_two: bool = True
+
+    @abstractmethod
+    def points(self, dimension: int, nb_points: int) -> tf.Tensor:
+        """``(nb_points, dimension)`` float32 points in ``[0, 1)``."""
+
+    def sample(self, dimension: int, nb_design: int) -> Design:
+        """Draw the design ``(A, B)`` of ``nb_design`` rows for ``dimension`` factors."""
+        dimension = check_positive_int(dimension, "dimension")
+        if self.needs_power_of_two:
+            nb_design = check_power_of_two(nb_design, "nb_design")
+        else:
+            nb_design = check_positive_int(nb_design, "nb_design", minimum=2)
+        points = tf.cast(self.points(2 * dimension, nb_design), tf.float32)
+        return Design(points[:, :dimension], points[:, dimension:])
+
+    def __call__(self, dimension: int, nb_design: int) -> tf.Tensor:
+        """Xplique's layout: ``[A; B; C_1; ...; C_d]``, shape ``(nb_design * (d + 2), d)``."""
+        design = self.sample(dimension, nb_design)
+        c = tf.reshape(replicated_design(design.a, design.b), (-1, dimension))
+        return tf.concat([design.a, design.b, c], axis=0)
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({params})"
+
+
+def _seed_pair(seed: int, salt: int) -> tf.Tensor:
+    return tf.constant([int(seed), salt], dtype=tf.int64)
+
+
+class SobolSampler(Sampler):
+    """Sobol' LP-tau sequence (``tf.math.sobol_sample``), optionally scrambled.
+
+    Ref. I. M. Sobol', *The distribution of points in a cube and the approximate evaluation of
+    integrals* (1967).
+
+    Parameters
+    ----------
+    scramble
+        ``False`` (default): the deterministic sequence exactly as Xplique's
+        ``TFSobolSequenceRS`` draws it (TensorFlow skips the all-zero first point).
+        ``True``: the first ``n`` points (origin included, so that the set is a balanced
+        ``(t, m, s)``-net) randomised by a linear matrix scramble plus a digital shift
+        (Matoušek 1998), the scheme ``scipy.stats.qmc.Sobol(scramble=True)`` uses; randomised
+        points keep the low discrepancy and give unbiased estimates.
+    seed
+        Seed of the scramble (ignored when ``scramble=False``).
+    """
+
+    def __init__(self, scramble: bool = False, seed: int | None = 0):
+        self.scramble = bool(scramble)
+        self.seed = 0 if seed is None else int(seed)
+
+    def points(self, dimension: int, nb_points: int) -> tf.Tensor:
+        if not self.scramble:
+            return tf.math.sobol_sample(dimension, nb_points, dtype=tf.float32)
+        raw = tf.math.sobol_sample(dimension, nb_points - 1, dtype=tf.float64)
+        raw = tf.concat([tf.zeros((1, dimension), tf.float64), raw], axis=0)
+        integers = tf.cast(tf.round(raw * 2.0**_BITS), tf.int64)  # exact: 32-bit dyadic points
+        shifts = tf.range(_BITS - 1, -1, -1, dtype=tf.int64)  # most significant bit first
+        bits = tf.bitwise.bitwise_and(tf.bitwise.right_shift(integers[..., None], shifts), 1)
+        # linear matrix scramble: lower-triangular random binary matrix, unit diagonal, per dim
+        lower = tf.random.stateless_uniform(
+            (dimension, _BITS, _BITS), _seed_pair(self.seed, 1), maxval=2, dtype=tf.int64
+        )
+        lower = tf.linalg.band_part(lower, -1, 0)
+        lower = tf.linalg.set_diag(lower, tf.ones((dimension, _BITS), tf.int64))
+        scrambled = tf.math.floormod(tf.einsum("ndl,dkl->ndk", bits, lower), 2)
+        shift = tf.random.stateless_uniform(
+            (dimension, _BITS), _seed_pair(self.seed, 2), maxval=2, dtype=tf.int64
+        )
+        scrambled = tf.bitwise.bitwise_xor(scrambled, shift)
+        weights = tf.pow(tf.constant(0.5, tf.float64), tf.range(1, _BITS + 1, dtype=tf.float64))
+        return tf.cast(tf.reduce_sum(tf.cast(scrambled, tf.float64) * weights, -1), tf.float32)
+
+
+class ScrambledSobolSampler(SobolSampler):
+    """:class:`SobolSampler` with ``scramble=True``: randomised (seeded) Sobol' points."""
+
+    def __init__(self, seed: int | None = 0):
+        super().__init__(scramble=True, seed=seed)
+
+
+def _first_primes(count: int) -> list[int]:
+    primes: list[int] = []
+    candidate = 2
+    while len(primes) < count:
+        if all(candidate % p for p in primes if p * p <= candidate):
+            primes.append(candidate)
+        candidate += 1
+    return primes
+
+
+class HaltonSampler(Sampler):
+    """Halton sequence: radical inverses of the point index in the first ``d`` prime bases.
+
+    Ref. J. H. Halton, *On the efficiency of certain quasi-random sequences of points in
+    evaluating multi-dimensional integrals* (1960).
+
+    Parameters
+    ----------
+    scramble
+        ``True`` (default): every digit goes through a random affine permutation
+        ``digit -> (a * digit + b) mod p`` (``a != 0``; a permutation because ``p`` is prime),
+        drawn per dimension and digit position. The plain sequence is badly correlated in high
+        bases when there are few points: with 32 points, the coordinates in base 719 (the 128th
+        prime, reached with an 8x8 grid) all lie below 0.05, so the masks never open those
+        cells. ``False`` gives the plain sequence from index 1 (Xplique's ``HaltonSequenceRS``
+        starts at index 0, the all-zero point).
+    seed
+        Seed of the scramble.
+    """
+
+    needs_power_of_two = False
+
+    def __init__(self, scramble: bool = True, seed: int | None = 0):
+        self.scramble = bool(scramble)
+        self.seed = 0 if seed is None else int(seed)
+
+    def points(self, dimension: int, nb_points: int) -> tf.Tensor:
+        primes = tf.constant(_first_primes(dimension), tf.int64)  # (D,)
+        index = tf.range(1, nb_points + 1, dtype=tf.int64)[:, None]  # (n, 1)
+        nb_digits = max(int(nb_points).bit_length(), 1) + 2
+        if self.scramble:
+            uniform = tf.random.stateless_uniform(
+                (nb_digits, dimension, 2), _seed_pair(self.seed, 3), dtype=tf.float64
+            )
+            p = tf.cast(primes, tf.float64)
+            slope = 1 + tf.cast(tf.floor(uniform[..., 0] * (p - 1)), tf.int64)  # in [1, p)
+            offset = tf.cast(tf.floor(uniform[..., 1] * p), tf.int64)  # in [0, p)
+        value = tf.zeros((nb_points, dimension), tf.float64)
+        scale = 1.0 / tf.cast(primes, tf.float64)
+        remainder = tf.broadcast_to(index, (nb_points, dimension))
+        for k in range(nb_digits):
+            digit = tf.math.floormod(remainder, primes)
+            remainder = tf.math.floordiv(remainder, primes)
+            if self.scramble:
+                digit = tf.math.floormod(slope[k] * digit + offset[k], primes)
+            value += tf.cast(digit, tf.float64) * scale
+            scale /= tf.cast(primes, tf.float64)
+        return tf.cast(tf.minimum(value, 1.0 - 1e-7), tf.float32)
+
+
+class LatinHypercubeSampler(Sampler):
+    """Latin hypercube: each column puts exactly one point in each of ``n`` equal strata.
+
+    Ref. McKay et al., *A comparison of three methods for selecting values of input variables
+    in the analysis of output from a computer code* (1979).
+
+    Parameters
+    ----------
+    seed
+        Seed of the strata permutations and of the jitter inside each stratum.
+    """
+
+    needs_power_of_two = False
+
+    def __init__(self, seed: int | None = 0):
+        self.seed = 0 if seed is None else int(seed)
+
+    def points(self, dimension: int, nb_points: int) -> tf.Tensor:
+        keys = tf.random.stateless_uniform((dimension, nb_points), _seed_pair(self.seed, 4))
+        strata = tf.transpose(tf.argsort(keys, axis=-1))  # (n, D): a permutation per column
+        jitter = tf.random.stateless_uniform((nb_points, dimension), _seed_pair(self.seed, 5))
+        return (tf.cast(strata, tf.float32) + jitter) / float(nb_points)
+
+
+#: Xplique's names for the same samplers (``xplique.attributions.global_sensitivity_analysis``).
+TFSobolSequenceRS = SobolSampler
+ScipySobolSequenceRS = SobolSampler
+HaltonSequenceRS = HaltonSampler
+LatinHypercubeRS = LatinHypercubeSampler
+
+SAMPLERS = {
+    "sobol": SobolSampler,
+    "scrambled_sobol": ScrambledSobolSampler,
+    "halton": HaltonSampler,
+    "latin_hypercube": LatinHypercubeSampler,
+}
+
+
+class _CallableSampler(Sampler):
+    """Wrap a foreign replicated sampler ``f(d, n) -> [A; B; C]`` (e.g. one of Xplique's)."""
+
+    def __init__(self, fn: Any):
+        self.fn = fn
+
+    def points(self, dimension: int, nb_points: int) -> tf.Tensor:  # pragma: no cover - unused
+        raise NotImplementedError
+
+    def sample(self, dimension: int, nb_design: int) -> Design:
+        stacked = tf.convert_to_tensor(self.fn(dimension, nb_design), tf.float32)
+        if stacked.shape.rank != 2 or stacked.shape[0] < 2 * nb_design:
+            raise ValueError(
+                f"`sampler` {self.fn!r} must return the stacked design [A; B; ...] with at least "
+                f"{2 * nb_design} rows of {dimension} columns, got shape {tuple(stacked.shape)}."
+            )
+        return Design(stacked[:nb_design], stacked[nb_design : 2 * nb_design])
+
+
+def get_sampler(sampler: Any = None, seed: int | None = None) -> Sampler:
+    """Resolve ``sampler``: ``None`` (deterministic Sobol'), a name, a :class:`Sampler`, or any
+    callable ``(dimension, nb_design) -> [A; B; ...]`` such as Xplique's replicated samplers.
+
+    Names: ``"sobol"``, ``"scrambled_sobol"``, ``"halton"``, ``"latin_hypercube"``; randomised
+    ones use ``seed`` (``None``: 0).
+    """
+    if sampler is None:
+        return SobolSampler()
+    if isinstance(sampler, Sampler):
+        return sampler
+    if isinstance(sampler, str):
+        if sampler not in SAMPLERS:
+            raise ValueError(
+                f"`sampler` must be one of {sorted(SAMPLERS)}, a Sampler or a callable "
+                f"(dimension, nb_design) -> design, got {sampler!r}."
+            )
+        if sampler == "sobol":
+            return SobolSampler()
+        return SAMPLERS[sampler](seed=seed)
+    if callable(sampler):
+        return _CallableSampler(sampler)
+    raise TypeError(
+        f"`sampler` must be None, a name, a Sampler or a callable, got {type(sampler).__name__}."
+    )
