@@ -149,3 +149,23 @@ def test_signed_extractor_runs(reference_model, concept_data):
     ).fit(images, class_id=0)
     assert craft.estimate_importance(nb_design=8).shape == (4,)
     assert craft.concept_attribution_maps(images[:2], method="input").shape == (2, 64, 64, 4)
+
+
+def test_craft_manager_fits_each_predicted_class(reference_model, concept_data):
+    from xplique_lens.concepts import CraftManager
+
+    g, h = split_model(reference_model, "features")
+    manager = CraftManager(
+        g,
+        h,
+        concept_data.images,
+        concept_data.labels,
+        list_of_class_of_interest=[0, 3],
+        number_of_concepts=3,
+        patch_size=32,
+        verbose=False,
+    ).fit(nb_samples_per_class=4)
+    assert set(manager.craft_instances) == {0, 3}
+    assert all(c.class_id_ == k for k, c in manager.craft_instances.items())
+    importances = manager.estimate_importance(nb_design=8)
+    assert importances[3].shape == (3,)
