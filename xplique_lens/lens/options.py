@@ -29,8 +29,12 @@ class LensOptions:
         MACO optimisation steps and image size.
     sobol_grid, sobol_design
         Grid size and design size of the Sobol attribution examples.
+    metric_images
+        Images per class on which the Deletion / Insertion of the explainers are measured.
     metric_steps
         Steps of the Deletion / Insertion curves.
+    values_range
+        Range of the model's input values (MACO images are squashed into it).
     seed
         Seed of every random component.
     """
@@ -46,7 +50,9 @@ class LensOptions:
     maco_size: int = 128
     sobol_grid: int = 8
     sobol_design: int = 32
+    metric_images: int = 8
     metric_steps: int = 10
+    values_range: tuple[float, float] = (0.0, 1.0)
     seed: int = 0
 
     def subset(self, names: tuple[str, ...]) -> dict:

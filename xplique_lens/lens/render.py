@@ -72,5 +72,22 @@ def render_class_files(out: Path, ctx: ClassContext, results: dict) -> dict:
                 items.append({"src": f"images/{file}", "caption": f"{name}, image {i}"})
         manifest["attributions"] = items
 
+    maco_class = results.get("maco_class")
+    if maco_class is not None:
+        save_png(images / "maco_class.png", maco_class["image"])
+        manifest["maco"] = "images/maco_class.png"
+        manifest["thumbnail_maco"] = "images/maco_class.png"
+
+    metrics = results.get("metrics")
+    if metrics is not None:
+        manifest["metrics"] = [
+            {
+                "explainer": str(name),
+                "Deletion (lower is better)": float(deletion),
+                "Insertion (higher is better)": float(insertion),
+            }
+            for name, (deletion, insertion) in zip(metrics["explainers"], metrics["scores"])
+        ]
+
     atomic_write_text(folder / "index.html", render_class(manifest))
     return manifest

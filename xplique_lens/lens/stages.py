@@ -64,7 +64,45 @@ def _attributions(ctx: ClassContext, _: dict) -> dict:
     return {"names": np.array(list(maps)), "maps": np.stack(list(maps.values()))}
 
 
+def _maco_class(ctx: ClassContext, _: dict) -> dict:
+    from ..features import Objective, maco
+
+    opts = ctx.options
+    image, transparency = maco(
+        Objective.class_logit(ctx.model, ctx.class_id),
+        nb_steps=opts.maco_steps,
+        values_range=opts.values_range,
+        custom_shape=(opts.maco_size, opts.maco_size),
+        seed=opts.seed,
+        progress=False,
+    )
+    return {"image": np.asarray(image)[0], "transparency": np.asarray(transparency)[0]}
+
+
+def _metrics(ctx: ClassContext, _: dict) -> dict:
+    from ..attributions import Saliency
+    from ..metrics import Deletion, Insertion
+
+    opts = ctx.options
+    images = ctx.images[: opts.metric_images]
+    targets = ctx.targets(len(images))
+    explainers = {"Saliency": Saliency(ctx.model)}
+    rows = []
+    for explainer in explainers.values():
+        explanations = explainer(images, targets)
+        scores = [
+            metric(ctx.model, images, targets, steps=opts.metric_steps, activation="softmax")(
+                explanations
+            )
+            for metric in (Deletion, Insertion)
+        ]
+        rows.append(scores)
+    return {"explainers": np.array(list(explainers)), "scores": np.array(rows)}
+
+
 STAGES: list[Stage] = [
     Stage("overview", _overview),
     Stage("attributions", _attributions, options=("nb_examples",)),
+    Stage("maco_class", _maco_class, options=("maco_steps", "maco_size", "values_range", "seed")),
+    Stage("metrics", _metrics, options=("metric_images", "metric_steps")),
 ]
