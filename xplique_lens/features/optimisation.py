@@ -150,18 +150,30 @@ def run_optimisation(
     base_seed = tf.constant([seed, 0], tf.int64)
     optimizer.build([variable])
 
+    # the parametrisation (FFT, standardisation, colours) is XLA-compiled, forward and
+    # vector-Jacobian product (measured ~2x faster on CPU); crop_and_resize has no XLA kernel,
+    # so the crops, the model and the update run in the enclosing tf.function
+    render = tf.function(image_fn, jit_compile=True)
+
+    @tf.function(jit_compile=True)
+    def render_vjp(upstream: tf.Tensor) -> tf.Tensor:
+        with tf.GradientTape() as tape:
+            images = image_fn(variable)
+        return tape.gradient(images, variable, output_gradients=upstream)
+
     @tf.function
     def step(index: tf.Tensor) -> None:
         step_seed = base_seed + tf.stack([tf.constant(0, tf.int64), 4 * index + 1])
+        images = render(variable)
         with tf.GradientTape() as tape:
-            images = image_fn(variable)
+            tape.watch(images)
             crops = random_crops(images, nb_crops, boxes[index], crop_size, step_seed)
             crops = add_noise(crops, noise[index], step_seed)
             values = scores(feature_model(crops, training=False))
             # images are independent: the sum gives each image the gradient of its own mean
             loss = tf.reduce_sum(tf.reduce_mean(values, axis=1))
-        grad_variable, grad_images = tape.gradient(loss, [variable, images])
-        optimizer.apply_gradients([(-grad_variable, variable)])
+        grad_images = tape.gradient(loss, images)
+        optimizer.apply_gradients([(-render_vjp(grad_images), variable)])
         transparency.assign_add(tf.abs(grad_images))
 
     for index in tqdm(range(nb_steps), desc=description, disable=not progress, leave=False):
