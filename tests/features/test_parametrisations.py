@@ -91,3 +91,19 @@ def test_default_magnitude_shapes_and_law():
     mask = (freq > 0.03) & (freq < 0.45)
     slope = np.polyfit(np.log(freq[mask]), np.log(gray[0][mask]), 1)[0]
     assert -2.0 < slope < -0.6
+
+
+def test_unstandardized_image_follows_a_magnitude_gain(rng):
+    """``standardize=False`` (for a learnable magnitude gain): doubling the magnitude doubles
+    the image before the sigmoid; the standardised image does not change."""
+    phase = rng.normal(size=(1, 1, 16, 9)).astype(np.float32)
+    magnitude = rng.uniform(1.0, 20.0, size=(1, 16, 9)).astype(np.float32)
+
+    def logit(m, standardize):
+        image = maco_image(phase, m, (0, 1), standardize=standardize).numpy()
+        return np.log(image / (1 - image))
+
+    np.testing.assert_allclose(
+        logit(2 * magnitude, False), 2 * logit(magnitude, False), rtol=1e-3, atol=1e-4
+    )
+    np.testing.assert_allclose(logit(2 * magnitude, True), logit(magnitude, True), atol=1e-3)

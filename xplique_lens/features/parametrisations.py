@@ -70,6 +70,7 @@ def maco_image(
     magnitude: tf.Tensor,
     values_range: tuple[float, float] = (0.0, 1.0),
     width: int | None = None,
+    standardize: bool = True,
 ) -> tf.Tensor:
     """MACO image from a phase and a fixed magnitude.
 
@@ -87,6 +88,11 @@ def maco_image(
         ``(low, high)`` of the returned pixels.
     width
         Width of the image (default ``2 * (W // 2)``, i.e. an even width).
+    standardize
+        Standardise the image before the colours and the sigmoid (MACO). ``False`` keeps the
+        amplitude given by the magnitude (``irfft2`` of a :func:`magnitude_from_images` of the
+        same size has the amplitude of those images), so that a learnable magnitude gain
+        changes the contrast, e.g. for a feature-visualization baseline.
 
     Returns
     -------
@@ -99,7 +105,8 @@ def maco_image(
     fft_length = None if width is None else [int(phase.shape[2]), int(width)]
     images = tf.signal.irfft2d(spectrum, fft_length=fft_length)  # (B, C, H, W)
     images = tf.transpose(images, [0, 2, 3, 1])
-    images = _standardize(images, axes=[1, 2, 3])
+    if standardize:
+        images = _standardize(images, axes=[1, 2, 3])
     return _to_range(images, values_range)
 
 
