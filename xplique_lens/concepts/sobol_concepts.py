@@ -8,9 +8,10 @@ replicated design into total Sobol indices, one per concept (Fel et al. 2023, "C
 section 3.2; Fel et al. 2021, "Look at the Variance!", NeurIPS).
 
 All images x masks pairs go through ``h`` in batches of ``batch_size`` forward passes (memory
-bounded by ``batch_size``); Xplique runs one ``predict`` per image. The estimator and the design
-follow ``xplique_lens.attributions.sobol`` when it is importable (its replicated Halton / Sobol
-samplers and Jansen estimator), with a local fallback of the same maths otherwise.
+bounded by ``batch_size``); Xplique runs one ``predict`` per image. The estimators are
+those of ``xplique_lens.attributions.sobol`` when it is importable (Jansen by default), with a
+local Jansen fallback; the default design is Xplique's unscrambled Halton replicated design, and
+any sampler object following the ``sampler(dimension, nb_design)`` convention can replace it.
 """
 
 from __future__ import annotations
@@ -23,11 +24,10 @@ import tensorflow as tf
 from scipy.stats import qmc
 from tqdm.auto import tqdm
 
-try:  # the shared Sobol machinery of the attributions family
+try:  # the shared Sobol estimators of the attributions family
     from ..attributions.sobol.estimators import sobol_total_indices as _shared_total_indices
-    from ..attributions.sobol.samplers import get_sampler as _shared_get_sampler
 except ImportError:  # pragma: no cover - only while the attributions family is absent
-    _shared_total_indices = _shared_get_sampler = None
+    _shared_total_indices = None
 
 
 def _local_design(dimension: int, nb_design: int, sampler: str = "halton") -> np.ndarray:
@@ -66,13 +66,15 @@ def jansen_total_indices(outputs: tf.Tensor, nb_design: int, dimension: int) -> 
 
 
 def concept_design(dimension: int, nb_design: int, sampler: Any = "halton") -> tf.Tensor:
-    """Masks ``[A; B; C_1 .. C_d]`` ``(nb_design * (d + 2), d)`` from the shared samplers.
+    """Masks ``[A; B; C_1 .. C_d]`` ``(nb_design * (d + 2), d)``.
 
-    ``sampler`` is a name (``"halton"``, Xplique's choice for CRAFT, ``"sobol"``,
-    ``"scrambled_sobol"``, ``"latin_hypercube"``) or a ``ReplicatedSampler`` object.
+    ``sampler`` is ``"halton"`` (unscrambled, the points of Xplique's ``HaltonSequenceRS``, its
+    choice for CRAFT), ``"sobol"``, or any replicated sampler object called as
+    ``sampler(dimension, nb_design)`` (Xplique's convention, also that of
+    ``xplique_lens.attributions.sobol`` samplers).
     """
-    if _shared_get_sampler is not None:
-        return tf.cast(_shared_get_sampler(sampler)(dimension, nb_design), tf.float32)
+    if callable(sampler):
+        return tf.cast(tf.convert_to_tensor(sampler(dimension, nb_design)), tf.float32)
     return tf.constant(_local_design(dimension, nb_design, sampler))
 
 
