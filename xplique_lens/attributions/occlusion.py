@@ -86,16 +86,16 @@ class Occlusion(BlackBoxExplainer):
         operator_fn, model_fn = self.operator, self.model
 
         @tf.function(reduce_retracing=True)
-        def chunk(inputs, targets, base, anchors, patch, value, per_input, start, stop):
-            index = tf.range(start, stop)
+        def chunk(inputs, targets, base, anchors, patch, value, per_input, start, size):
+            index = start + tf.range(size)
             sample = index // per_input
             x, y = tf.gather(inputs, sample), tf.gather(targets, sample)
-            size = tuple(anchors_size(inputs))
-            occluded = _occluded(tf.gather(anchors, index % per_input), patch, size)
+            extent = tuple(anchors_size(inputs))
+            occluded = _occluded(tf.gather(anchors, index % per_input), patch, extent)
             keep = occluded[..., None] if inputs.shape.rank == 4 else occluded
             scores = operator_fn(model_fn, x * (1.0 - keep) + keep * value, y)
             delta = tf.gather(base, sample) - scores
-            delta = tf.reshape(delta, (-1, *([1] * len(size))))
+            delta = tf.reshape(delta, (-1, *([1] * len(extent))))
             return partial_sums(sample, (delta * occluded,))
 
         def anchors_size(inputs):

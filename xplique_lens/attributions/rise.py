@@ -69,8 +69,8 @@ class Rise(BlackBoxExplainer):
         operator_fn, model_fn = self.operator, self.model
 
         @tf.function(reduce_retracing=True)
-        def chunk(inputs, targets, grids, shifts, value, per_input, start, stop):
-            index = tf.range(start, stop)
+        def chunk(inputs, targets, grids, shifts, value, per_input, start, size):
+            index = start + tf.range(size)
             sample = index // per_input
             j = index % per_input
             x, y = tf.gather(inputs, sample), tf.gather(targets, sample)

@@ -36,8 +36,9 @@ def stream_sums(
     verbose: bool = False,
     desc: str = "forward passes",
 ) -> tuple[tf.Tensor, ...]:
-    """Run ``chunk_fn(*args, per_input, start, stop) -> (first, sums)`` over ``n * per_input``
-    flat indices and return the per-input totals, each ``(n, ...)``.
+    """Run ``chunk_fn(*args, per_input, start, size) -> (first, sums)`` over ``n * per_input``
+    flat indices and return the per-input totals, each ``(n, ...)``. ``size`` is a Python int so
+    the model runs on static shapes (two traces at most: full chunks and the remainder).
 
     Flat index ``k`` is input ``k // per_input`` and sample ``k % per_input``.
     """
@@ -46,7 +47,7 @@ def stream_sums(
     firsts, parts = [], []
     for start in tqdm(range(0, total, step), desc=desc, disable=not verbose, leave=False):
         stop = min(start + step, total)
-        first, sums = chunk_fn(*args, tf.constant(per_input), tf.constant(start), tf.constant(stop))
+        first, sums = chunk_fn(*args, tf.constant(per_input), tf.constant(start), stop - start)
         firsts.append(first + tf.range(tf.shape(sums[0])[0]))
         parts.append(sums)
     ids = tf.concat(firsts, axis=0)
@@ -67,8 +68,8 @@ def make_gradient_chunk(
     """
 
     @tf.function(reduce_retracing=True)
-    def chunk(inputs, targets, context, per_input, start, stop):
-        index = tf.range(start, stop)
+    def chunk(inputs, targets, context, per_input, start, size):
+        index = start + tf.range(size)
         sample = index // per_input
         j = index % per_input
         x = tf.gather(inputs, sample)

@@ -40,9 +40,11 @@ def make_perturbation_scorer(
     mask_shape: Sequence[int] | None = None,
     jit_compile: bool = False,
 ) -> Callable:
-    """Compiled ``chunk(inputs, targets, extras, masks, nb_masks, start, stop) -> (stop - start,)``.
+    """Compiled ``chunk(inputs, targets, extras, masks, nb_masks, start, size) -> (size,)``.
 
-    Flat index ``k`` in ``[start, stop)`` stands for input ``k // nb_masks`` perturbed by mask
+    ``size`` is a Python int (static batch shape: the compiled model runs on fixed shapes, at
+    most two traces, full chunks and the remainder). Flat index ``k`` in ``[start, start + size)``
+    stands for input ``k // nb_masks`` perturbed by mask
     ``k % nb_masks``. ``masks`` is either an explicit ``(M, ...)`` tensor of masks, or a
     :class:`~.samplers.Design` whose stacked rows ``[A; C_1..C_d; B]`` are built chunk by chunk
     (:func:`~.samplers.design_rows`, so the ``N d^2`` replicated design is never materialised)
@@ -52,8 +54,8 @@ def make_perturbation_scorer(
     perturb = get_perturbation(perturbation)
 
     @tf.function(reduce_retracing=True, jit_compile=jit_compile)
-    def chunk(inputs, targets, extras, masks, nb_masks, start, stop):
-        index = tf.range(start, stop)
+    def chunk(inputs, targets, extras, masks, nb_masks, start, size):
+        index = start + tf.range(size)
         sample = index // nb_masks
         x = tf.gather(inputs, sample)
         y = tf.gather(targets, sample)
@@ -116,7 +118,7 @@ def perturbation_scores(
                 masks,
                 tf.constant(nb_masks),
                 tf.constant(start),
-                tf.constant(stop),
+                stop - start,
             )
         )
     return tf.reshape(tf.concat(outputs, axis=0), (n, nb_masks))
