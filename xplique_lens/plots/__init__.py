@@ -1,12 +1,13 @@
 """Matplotlib helpers, one module per family. Computation classes never draw."""
 
-from .attributions import plot_attributions
+from .attributions import plot_attributions, plot_comparison
 from .concepts import plot_concept_attribution_maps, plot_concept_crops, plot_concept_importances
 from .features import plot_maco, plot_maco_grid
 from .metrics import plot_baseline_tradeoff, plot_mege_distances
 
 __all__ = [
     "plot_attributions",
+    "plot_comparison",
     "plot_concept_attribution_maps",
     "plot_concept_crops",
     "plot_concept_importances",

@@ -77,3 +77,57 @@ def plot_attributions(
             ax.set_title(titles[i], fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def plot_comparison(
+    explanations: dict[str, Any],
+    images: Any,
+    cmap: str = "jet",
+    alpha: float = 0.5,
+    clip_percentile: float | None = 99.5,
+    absolute_value: bool = False,
+    img_size: float = 2.0,
+) -> plt.Figure:
+    """Side-by-side comparison of several explainers: one row per image, one column per method
+    (the first column shows the image). Returns the figure.
+
+    Parameters
+    ----------
+    explanations
+        ``{name: maps}`` with maps ``(N, H, W)`` or ``(N, H, W, 1)``, one entry per explainer.
+    images
+        ``(N, H, W, C)`` images.
+    cmap, alpha, clip_percentile, absolute_value, img_size
+        As in :func:`plot_attributions`.
+    """
+    if not isinstance(explanations, dict) or not explanations:
+        raise TypeError("`explanations` must be a non-empty dict {name: maps}.")
+    images = np.asarray(images)
+    n = len(images)
+    maps = {}
+    for name, value in explanations.items():
+        value = np.asarray(value, dtype=np.float32)
+        value = value[..., 0] if value.ndim == 4 else value
+        if value.ndim != 3 or len(value) != n:
+            raise ValueError(
+                f"`explanations[{name!r}]` must be (N, H, W[, 1]) with N={n}, got {value.shape}."
+            )
+        maps[name] = value
+    cols = len(maps) + 1
+    fig, axes = plt.subplots(n, cols, figsize=(img_size * cols, img_size * n), squeeze=False)
+    for i in range(n):
+        axes[i, 0].imshow(_to_image(images[i]))
+        axes[i, 0].axis("off")
+        for k, (name, value) in enumerate(maps.items(), start=1):
+            heat = np.abs(value[i]) if absolute_value else value[i]
+            if clip_percentile is not None:
+                bound = np.percentile(np.abs(heat), clip_percentile)
+                heat = np.clip(heat, -bound, bound)
+            ax = axes[i, k]
+            ax.imshow(_to_image(images[i]))
+            ax.imshow(heat, cmap=cmap, alpha=alpha)
+            ax.axis("off")
+            if i == 0:
+                ax.set_title(name, fontsize=8)
+    fig.tight_layout()
+    return fig
