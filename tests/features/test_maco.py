@@ -9,6 +9,7 @@ from xplique_lens.datasets.synthetic import CLASS_SPECS
 from xplique_lens.features import Objective, fourier, maco, magnitude_from_images
 
 FAST = dict(nb_steps=8, nb_crops=2, box_size=0.9, progress=False)
+TINY = dict(nb_steps=2, nb_crops=2, custom_shape=(24, 24), progress=False)
 
 
 def _patch_correlations(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -158,6 +159,10 @@ def test_fourier_baseline_runs_in_batch(reference_model):
     )
     assert images.shape == (3, 40, 40, 3) and tuple(transparencies.shape) == (3, 40, 40, 3)
     assert 0 <= images.min() and images.max() <= 1
+    # regression: successive runs of both methods in one process (tracing caches)
+    for method in (maco, fourier, maco, fourier):
+        image, _ = method(Objective.class_logit(reference_model, 1), seed=3, **TINY)
+        assert image.shape == (24, 24, 3)
 
 
 def test_errors(reference_model):

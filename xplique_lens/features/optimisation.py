@@ -153,15 +153,15 @@ def run_optimisation(
     # the parametrisation (FFT, standardisation, colours) is XLA-compiled, forward and
     # vector-Jacobian product (measured ~2x faster on CPU); crop_and_resize has no XLA kernel,
     # so the crops, the model and the update run in the enclosing tf.function
-    render = tf.function(image_fn, jit_compile=True)
+    render = tf.function(image_fn, jit_compile=True, autograph=False)
 
-    @tf.function(jit_compile=True)
+    @tf.function(jit_compile=True, autograph=False)
     def render_vjp(upstream: tf.Tensor) -> tf.Tensor:
         with tf.GradientTape() as tape:
             images = image_fn(variable)
         return tape.gradient(images, variable, output_gradients=upstream)
 
-    @tf.function
+    @tf.function(autograph=False)
     def step(index: tf.Tensor) -> None:
         step_seed = base_seed + tf.stack([tf.constant(0, tf.int64), 4 * index + 1])
         images = render(variable)
