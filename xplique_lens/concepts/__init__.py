@@ -1,8 +1,31 @@
 """Concept extraction (dictionary learning), CRAFT, concept importance and metrics."""
 
+from .cluster_graph import (
+    ClusterGraph,
+    concept_class_alignment,
+    concept_similarity,
+    strategic_cluster_graph,
+)
 from .craft import Craft
 from .craft_manager import CraftManager
 from .extractors import ICA, NMF, PCA, BaseConceptExtractor, KMeans, NotFittedError, SparseCoding
+from .fidelity import CDeletion, CInsertion, CMuFidelity
+from .importance import (
+    ConceptImportance,
+    estimate_concept_importance,
+    global_importance,
+    neuron_basis,
+    prevalence_reliability,
+)
+from .metrics import (
+    compare_extractors,
+    dictionary_distance,
+    fid,
+    ood_score,
+    reconstruction_error,
+    sparsity,
+    stability,
+)
 
 __all__ = [
     "ICA",
@@ -14,4 +37,23 @@ __all__ = [
     "KMeans",
     "NotFittedError",
     "SparseCoding",
+    "CDeletion",
+    "CInsertion",
+    "CMuFidelity",
+    "ClusterGraph",
+    "ConceptImportance",
+    "compare_extractors",
+    "concept_class_alignment",
+    "concept_similarity",
+    "dictionary_distance",
+    "estimate_concept_importance",
+    "fid",
+    "global_importance",
+    "neuron_basis",
+    "ood_score",
+    "prevalence_reliability",
+    "reconstruction_error",
+    "sparsity",
+    "stability",
+    "strategic_cluster_graph",
 ]
