@@ -78,6 +78,10 @@ def render_class_files(out: Path, ctx: ClassContext, results: dict) -> dict:
         manifest["maco"] = "images/maco_class.png"
         manifest["thumbnail_maco"] = "images/maco_class.png"
 
+    concepts = results.get("concepts")
+    if concepts is not None:
+        manifest.update(_render_concepts(images, ctx, concepts, results.get("maco_concepts")))
+
     metrics = results.get("metrics")
     if metrics is not None:
         manifest["metrics"] = [
@@ -91,3 +95,42 @@ def render_class_files(out: Path, ctx: ClassContext, results: dict) -> dict:
 
     atomic_write_text(folder / "index.html", render_class(manifest))
     return manifest
+
+
+def _render_concepts(images: Path, ctx: ClassContext, concepts: dict, maco: dict | None) -> dict:
+    order = concepts["order"]
+    shares = concepts["importances"][order] / max(float(concepts["importances"].sum()), 1e-12)
+    blocks = []
+    for rank, concept in enumerate(order):
+        crops = []
+        for j, crop in enumerate(concepts["crops"][rank]):
+            save_png(images / f"concept{concept}_crop{j}.png", crop)
+            crops.append(f"images/concept{concept}_crop{j}.png")
+        block = {"label": int(concept), "share": float(shares[rank]), "crops": crops}
+        if maco is not None:
+            save_png(images / f"concept{concept}_maco.png", maco["images"][rank])
+            block["maco"] = f"images/concept{concept}_maco.png"
+        if "children_crops" in concepts and rank < len(concepts["children_crops"]):
+            block["children"] = _render_children(images, concept, concepts, rank)
+        blocks.append(block)
+
+    maps = []
+    for i, image in enumerate(ctx.examples):
+        for concept in order[:3]:
+            file = f"concept{concept}_map{i}.png"
+            save_png(images / file, overlay(image, concepts["maps"][i, ..., concept]), upscale=2)
+            maps.append({"src": f"images/{file}", "caption": f"concept {concept}, image {i}"})
+    return {"concepts": blocks, "concept_maps": maps}
+
+
+def _render_children(images: Path, parent: int, concepts: dict, rank: int) -> list[dict]:
+    importances = concepts["children_importances"][rank]
+    shares = importances / max(float(importances.sum()), 1e-12)
+    children = []
+    for j, crops in enumerate(concepts["children_crops"][rank]):
+        files = []
+        for k, crop in enumerate(crops):
+            save_png(images / f"concept{parent}_{j}_crop{k}.png", crop)
+            files.append(f"images/concept{parent}_{j}_crop{k}.png")
+        children.append({"label": f"{parent}.{j}", "share": float(shares[j]), "crops": files})
+    return children

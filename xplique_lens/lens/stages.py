@@ -76,7 +76,7 @@ def _maco_class(ctx: ClassContext, _: dict) -> dict:
         seed=opts.seed,
         progress=False,
     )
-    return {"image": np.asarray(image)[0], "transparency": np.asarray(transparency)[0]}
+    return {"image": np.asarray(image), "transparency": np.asarray(transparency)}
 
 
 def _metrics(ctx: ClassContext, _: dict) -> dict:
@@ -100,9 +100,76 @@ def _metrics(ctx: ClassContext, _: dict) -> dict:
     return {"explainers": np.array(list(explainers)), "scores": np.array(rows)}
 
 
+def _concepts(ctx: ClassContext, _: dict) -> dict:
+    from ..concepts import Craft
+
+    opts = ctx.options
+    craft = Craft.from_model(
+        ctx.model,
+        ctx.layer,
+        number_of_concepts=opts.nb_concepts,
+        patch_size=opts.patch_size,
+    ).fit(ctx.images, class_id=ctx.class_id)
+    importances = craft.estimate_importance(nb_design=opts.sobol_design)
+    order = craft.most_important_concepts_
+    k = min(opts.nb_crops_shown, len(craft.crops_))
+    result = {
+        "order": order,
+        "importances": importances,
+        "local_importances": craft.local_importances_,
+        "concept_bank": craft.concept_bank_,
+        "crops": np.stack([craft.top_crops(int(c), k)[0] for c in order]),
+        "maps": craft.concept_attribution_maps(ctx.examples).numpy(),
+    }
+    if opts.refine_layer is not None and opts.refine_top > 0:
+        children_crops = []
+        for concept in order[: opts.refine_top]:
+            child = craft.refine(int(concept), opts.refine_layer)
+            child_k = min(opts.nb_crops_shown, len(child.crops_))
+            child_importances = child.estimate_importance(nb_design=opts.sobol_design)
+            child_order = np.argsort(child_importances)[::-1]
+            crops = [child.top_crops(int(c), child_k)[0] for c in child_order]
+            children_crops.append(np.stack(crops))
+            result.setdefault("children_importances", []).append(child_importances[child_order])
+        result["children_crops"] = np.stack(children_crops)
+        result["children_importances"] = np.stack(result["children_importances"])
+    return result
+
+
+def _maco_concepts(ctx: ClassContext, upstream: dict) -> dict:
+    from ..features import Objective, maco
+
+    opts = ctx.options
+    bank = upstream["concepts"]["concept_bank"][upstream["concepts"]["order"]]
+    images, _ = maco(
+        Objective.direction(ctx.model, ctx.layer, bank),
+        nb_steps=opts.maco_steps,
+        values_range=opts.values_range,
+        custom_shape=(opts.maco_size, opts.maco_size),
+        seed=opts.seed,
+        progress=False,
+    )
+    images = np.asarray(images)
+    return {"images": images[None] if images.ndim == 3 else images}
+
+
+_CONCEPT_OPTIONS = (
+    "images_per_class",
+    "nb_examples",
+    "nb_concepts",
+    "patch_size",
+    "nb_crops_shown",
+    "refine_top",
+    "refine_layer",
+    "sobol_design",
+)
+_MACO_OPTIONS = ("maco_steps", "maco_size", "values_range", "seed")
+
 STAGES: list[Stage] = [
     Stage("overview", _overview),
     Stage("attributions", _attributions, options=("nb_examples",)),
-    Stage("maco_class", _maco_class, options=("maco_steps", "maco_size", "values_range", "seed")),
+    Stage("maco_class", _maco_class, options=_MACO_OPTIONS, version=2),
+    Stage("concepts", _concepts, options=_CONCEPT_OPTIONS),
+    Stage("maco_concepts", _maco_concepts, options=_MACO_OPTIONS, needs=("concepts",)),
     Stage("metrics", _metrics, options=("metric_images", "metric_steps")),
 ]
