@@ -197,7 +197,9 @@ def fid(
 
 @tf.function(reduce_retracing=True)
 def _knn_distances(queries: tf.Tensor, bank: tf.Tensor, k: int, skip_self: bool) -> tf.Tensor:
-    """Mean distance of each query to its ``k`` nearest rows of ``bank`` (squared-l2 trick)."""
+    """Mean distance of each query to its ``k`` nearest rows of ``bank`` (squared-l2 trick, in
+    float64 so that the distance of a row to itself is 0 up to 1e-7)."""
+    queries, bank = tf.cast(queries, tf.float64), tf.cast(bank, tf.float64)
     sq = (
         tf.reduce_sum(queries**2, 1)[:, None]
         - 2.0 * tf.matmul(queries, bank, transpose_b=True)
