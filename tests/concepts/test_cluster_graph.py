@@ -78,3 +78,24 @@ def test_bad_inputs_get_clear_errors(planted, reference_model):
         concept_class_alignment(np.ones((2, 5)), h)
     with pytest.raises(ValueError, match="Pass"):
         concept_class_alignment(np.ones((2, 5)))
+
+
+def test_plots_return_figures(planted):
+    import matplotlib.pyplot as plt
+
+    from xplique_lens.plots import plot_cluster_graph, plot_extractor_comparison
+
+    local, _ = planted
+    graph = strategic_cluster_graph(local, method="tsne")
+    images = np.random.default_rng(0).random((30, 8, 8, 3)).astype(np.float32)
+    fig = plot_cluster_graph(graph, images=images)
+    assert len(fig.axes[0].collections) == 3  # one scatter per top concept
+    plt.close(fig)
+    table = {
+        "PCA": {"reconstruction_error": 0.1, "sparsity_l0": 0.0},
+        "KMeans": {"reconstruction_error": 0.3, "sparsity_l0": 0.8},
+    }
+    fig = plot_extractor_comparison(table)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="empty"):
+        plot_extractor_comparison({})
