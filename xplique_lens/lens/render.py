@@ -81,6 +81,10 @@ def render_class_files(out: Path, ctx: ClassContext, results: dict) -> dict:
     concepts = results.get("concepts")
     if concepts is not None:
         manifest.update(_render_concepts(images, ctx, concepts, results.get("maco_concepts")))
+        manifest["similarity"] = _similarity_rows(concepts)
+    graph = results.get("cluster_graph")
+    if graph is not None and concepts is not None:
+        manifest["cluster_graph"] = _render_graph(images, ctx, concepts, graph)
 
     metrics = results.get("metrics")
     if metrics is not None:
@@ -134,3 +138,34 @@ def _render_children(images: Path, parent: int, concepts: dict, rank: int) -> li
             files.append(f"images/concept{parent}_{j}_crop{k}.png")
         children.append({"label": f"{parent}.{j}", "share": float(shares[j]), "crops": files})
     return children
+
+
+def _similarity_rows(concepts: dict) -> list[dict]:
+    from ..concepts.cluster_graph import concept_similarity
+
+    order = [int(c) for c in concepts["order"]]
+    similarity = concept_similarity(concepts["concept_bank"])
+    return [{"concept": str(a), **{f"c{b}": float(similarity[a, b]) for b in order}} for a in order]
+
+
+def _render_graph(images: Path, ctx: ClassContext, concepts: dict, graph: dict) -> dict:
+    rank_of = {int(c): rank for rank, c in enumerate(concepts["order"])}
+    points = []
+    for (x, y), label, index in zip(graph["coordinates"], graph["labels"], graph["image_indices"]):
+        file = f"image_{int(index)}.png"
+        if not (images / file).exists():
+            save_png(images / file, ctx.images[int(index)], upscale=2)
+        points.append(
+            {
+                "x": float(x),
+                "y": float(y),
+                "concept": rank_of[int(label)],
+                "label": int(label),
+                "image": f"images/{file}",
+            }
+        )
+    return {
+        "points": points,
+        "labels": [int(c) for c in concepts["order"]],
+        "strategies": [int(c) for c in graph["strategies"]],
+    }

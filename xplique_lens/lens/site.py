@@ -135,7 +135,7 @@ def render_class(manifest: dict) -> str:
             "<h2>Strategic cluster graph</h2><p class='muted'>each point is an image, placed by "
             "its concept importances and coloured by its most important concept; hover to see "
             f"it.</p><div class='legend'>{legend}</div><div id='graph'>"
-            "<div id='graph-tip'><img alt='hovered image'><span></span></div></div>"
+            "<div id='graph-tip'></div></div>"
             f"<script type='application/json' id='graph-data'>{_json_for_script(graph)}</script>"
         )
     if m.get("similarity"):

@@ -153,6 +153,21 @@ def _maco_concepts(ctx: ClassContext, upstream: dict) -> dict:
     return {"images": images[None] if images.ndim == 3 else images}
 
 
+def _cluster_graph(ctx: ClassContext, upstream: dict) -> dict:
+    from ..concepts.cluster_graph import strategic_cluster_graph
+
+    graph = strategic_cluster_graph(
+        upstream["concepts"]["local_importances"], method="tsne", seed=ctx.options.seed
+    )
+    return {
+        "coordinates": graph.coordinates,
+        "labels": graph.labels,
+        "image_indices": graph.image_indices,
+        "strategies": np.asarray(graph.strategies, dtype=np.int64),
+        "shares": graph.shares,
+    }
+
+
 _CONCEPT_OPTIONS = (
     "images_per_class",
     "nb_examples",
@@ -171,5 +186,6 @@ STAGES: list[Stage] = [
     Stage("maco_class", _maco_class, options=_MACO_OPTIONS, version=2),
     Stage("concepts", _concepts, options=_CONCEPT_OPTIONS),
     Stage("maco_concepts", _maco_concepts, options=_MACO_OPTIONS, needs=("concepts",)),
+    Stage("cluster_graph", _cluster_graph, options=("seed",), needs=("concepts",)),
     Stage("metrics", _metrics, options=("metric_images", "metric_steps")),
 ]

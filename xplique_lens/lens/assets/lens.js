@@ -26,8 +26,9 @@
   svg.setAttribute("viewBox", "0 0 520 420");
   graph.appendChild(svg);
   var tip = document.getElementById("graph-tip");
-  var tipImg = tip.querySelector("img");
-  var tipText = tip.querySelector("span");
+  var tipImg = document.createElement("img");
+  tipImg.alt = "hovered image";
+  var tipText = document.createElement("span");
   var xs = data.points.map(function (p) { return p.x; });
   var ys = data.points.map(function (p) { return p.y; });
   var minX = Math.min.apply(null, xs), maxX = Math.max.apply(null, xs);
@@ -43,6 +44,7 @@
     c.setAttribute("data-image", p.image);
     c.addEventListener("mouseenter", function () {
       tipImg.src = p.image;
+      if (!tipImg.parentNode) { tip.appendChild(tipImg); tip.appendChild(tipText); }
       tipText.textContent = "concept " + p.label;
       tip.style.display = "block";
       tip.style.left = (sx(p.x) + 12) + "px";
