@@ -82,6 +82,16 @@ def render_class_files(out: Path, ctx: ClassContext, results: dict) -> dict:
     if concepts is not None:
         manifest.update(_render_concepts(images, ctx, concepts, results.get("maco_concepts")))
         manifest["similarity"] = _similarity_rows(concepts)
+        manifest["concept_metrics"] = [
+            {
+                "concept importance": name,
+                "C-Deletion (lower is better)": float(deletion),
+                "C-Insertion (higher is better)": float(insertion),
+            }
+            for name, (deletion, insertion) in zip(
+                ("Sobol (CRAFT)", "random order"), concepts["concept_metrics"]
+            )
+        ]
     graph = results.get("cluster_graph")
     if graph is not None and concepts is not None:
         manifest["cluster_graph"] = _render_graph(images, ctx, concepts, graph)

@@ -55,12 +55,23 @@ def _overview(ctx: ClassContext, _: dict) -> dict:
     }
 
 
-def _attributions(ctx: ClassContext, _: dict) -> dict:
-    from ..attributions import Saliency
+def _explainers(ctx: ClassContext) -> dict:
+    from ..attributions import GradientInput, Saliency, SobolAttributionMethod
 
+    opts = ctx.options
+    return {
+        "Sobol": SobolAttributionMethod(
+            ctx.model, grid_size=opts.sobol_grid, nb_design=opts.sobol_design, seed=opts.seed
+        ),
+        "Saliency": Saliency(ctx.model),
+        "GradientInput": GradientInput(ctx.model),
+    }
+
+
+def _attributions(ctx: ClassContext, _: dict) -> dict:
     examples = ctx.examples
     targets = ctx.targets(len(examples))
-    maps = {"Saliency": Saliency(ctx.model)(examples, targets).numpy()}
+    maps = {name: e(examples, targets).numpy() for name, e in _explainers(ctx).items()}
     return {"names": np.array(list(maps)), "maps": np.stack(list(maps.values()))}
 
 
@@ -80,13 +91,12 @@ def _maco_class(ctx: ClassContext, _: dict) -> dict:
 
 
 def _metrics(ctx: ClassContext, _: dict) -> dict:
-    from ..attributions import Saliency
     from ..metrics import Deletion, Insertion
 
     opts = ctx.options
     images = ctx.images[: opts.metric_images]
     targets = ctx.targets(len(images))
-    explainers = {"Saliency": Saliency(ctx.model)}
+    explainers = _explainers(ctx)
     rows = []
     for explainer in explainers.values():
         explanations = explainer(images, targets)
@@ -121,6 +131,7 @@ def _concepts(ctx: ClassContext, _: dict) -> dict:
         "crops": np.stack([craft.top_crops(int(c), k)[0] for c in order]),
         "maps": craft.concept_attribution_maps(ctx.examples).numpy(),
     }
+    result["concept_metrics"] = _concept_metrics(ctx, craft)
     if opts.refine_layer is not None and opts.refine_top > 0:
         children_crops = []
         for concept in order[: opts.refine_top]:
@@ -134,6 +145,31 @@ def _concepts(ctx: ClassContext, _: dict) -> dict:
         result["children_crops"] = np.stack(children_crops)
         result["children_importances"] = np.stack(result["children_importances"])
     return result
+
+
+def _concept_metrics(ctx: ClassContext, craft) -> np.ndarray:
+    """C-Deletion and C-Insertion of CRAFT's Sobol importances, and of a random order."""
+    from ..concepts.fidelity import CDeletion, CInsertion
+
+    codes = craft.transform(ctx.images)
+    targets = ctx.targets(len(ctx.images))
+    local = craft.local_importances_
+    random = np.random.default_rng(ctx.options.seed).random(local.shape)
+    rows = []
+    for importances in (local, random):
+        rows.append(
+            [
+                metric(
+                    craft.latent_to_logit_model,
+                    codes,
+                    craft.concept_bank_,
+                    targets,
+                    activation="softmax",
+                ).evaluate(importances)
+                for metric in (CDeletion, CInsertion)
+            ]
+        )
+    return np.asarray(rows)
 
 
 def _maco_concepts(ctx: ClassContext, upstream: dict) -> dict:
@@ -178,14 +214,20 @@ _CONCEPT_OPTIONS = (
     "refine_layer",
     "sobol_design",
 )
+_SOBOL_OPTIONS = ("sobol_grid", "sobol_design", "seed")
 _MACO_OPTIONS = ("maco_steps", "maco_size", "values_range", "seed")
 
 STAGES: list[Stage] = [
     Stage("overview", _overview),
-    Stage("attributions", _attributions, options=("nb_examples",)),
+    Stage("attributions", _attributions, options=("nb_examples", *_SOBOL_OPTIONS), version=2),
     Stage("maco_class", _maco_class, options=_MACO_OPTIONS, version=2),
-    Stage("concepts", _concepts, options=_CONCEPT_OPTIONS),
+    Stage("concepts", _concepts, options=_CONCEPT_OPTIONS, version=2),
     Stage("maco_concepts", _maco_concepts, options=_MACO_OPTIONS, needs=("concepts",)),
     Stage("cluster_graph", _cluster_graph, options=("seed",), needs=("concepts",)),
-    Stage("metrics", _metrics, options=("metric_images", "metric_steps")),
+    Stage(
+        "metrics",
+        _metrics,
+        options=("metric_images", "metric_steps", *_SOBOL_OPTIONS),
+        version=2,
+    ),
 ]
