@@ -67,7 +67,7 @@ def xplique_maco_time(model, settings) -> float | None:
         return None
     objective = XObjective.neuron(model, "logits", 0)
     try:
-        return timed(lambda: xmaco(objective, **settings), repeats=1)
+        return timed(lambda: xmaco(objective, **settings), repeats=3)
     except Exception as error:  # noqa: BLE001
         print(f"xplique maco failed: {type(error).__name__}: {error}")
         return None
@@ -94,7 +94,7 @@ def main() -> None:
 
     # 1. one objective: ours vs Xplique vs the floor
     single = Objective.neuron(model, "logits", 0)
-    ours = timed(lambda: maco(single, seed=0, progress=False, **settings))
+    ours = timed(lambda: maco(single, seed=0, progress=False, **settings), repeats=3)
     floor = floor_time(model, args.steps, args.crops)
     theirs = xplique_maco_time(model, settings)
     print(
