@@ -127,3 +127,21 @@ def test_bad_inputs(tiny_functional_model):
         explainer(np.zeros((16, 16, 3), np.float32), np.zeros(16, int))
     with pytest.raises(TypeError):
         explainer(np.zeros((1, 16, 16, 3), np.uint8), np.zeros(1, int))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"grid_size": 4, "nb_design": 8, "batch_size": 50},  # integer upsampling, tail chunks
+        {"grid_size": 3, "nb_design": 4, "batch_size": 7, "perturbation_function": "blurring"},
+        {"grid_size": 5, "nb_design": 8, "estimator": "saltelli", "batch_size": None},
+        {"grid_size": 2, "nb_design": 2, "batch_size": 1000},  # several images per chunk
+    ],
+)
+def test_in_graph_kernel_matches_chunk_driver(tiny_functional_model, kwargs):
+    x = np.random.default_rng(5).random((3, 16, 16, 3)).astype(np.float32)
+    y = np.array([0, 2, 1])
+    explainer = SobolAttributionMethod(tiny_functional_model, **kwargs)
+    np.testing.assert_allclose(
+        explainer(x, y), explainer.explain(x, y, verbose=True), rtol=1e-4, atol=1e-6
+    )

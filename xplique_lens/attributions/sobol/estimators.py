@@ -57,7 +57,8 @@ class SobolEstimator(ABC):
         """
         fa = tf.cast(tf.convert_to_tensor(scores_a), tf.float32)
         fc = tf.cast(tf.convert_to_tensor(scores_c), tf.float32)
-        if fc.shape.rank != fa.shape.rank + 1:
+        ranks = (fa.shape.rank, fc.shape.rank)
+        if None not in ranks and ranks[1] != ranks[0] + 1:
             raise ValueError(
                 f"`scores_c` must have one more dimension (d) than `scores_a`: got shapes "
                 f"{tuple(fa.shape)} and {tuple(fc.shape)}; expected (..., n) and (..., d, n)."

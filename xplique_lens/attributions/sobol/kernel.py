@@ -1,10 +1,18 @@
 """The streaming Sobol kernel: (inputs x masks) -> scores -> total indices, in bounded memory.
 
-For ``n`` inputs and ``M`` masks the kernel scores the ``n * M`` perturbed inputs in chunks of
-``batch_size`` forward passes: a compiled function gathers the inputs and masks of the chunk,
-upsamples the masks (nearest) when they are coarser than the inputs, perturbs and scores. Memory is
-``O(batch_size)`` perturbed inputs whatever ``n``, the grid and ``nb_design``; the masks are drawn
-once per call, at their low resolution. There is no per-input Python loop: a chunk mixes inputs.
+For ``n`` inputs and ``M`` masks the kernel scores the ``n * M`` perturbed inputs in chunks of at
+most ``batch_size`` forward passes. Memory is ``O(batch_size)`` perturbed inputs whatever ``n``,
+the grid and ``nb_design``; the masks are drawn once per call, at their low resolution. Two
+drivers share that contract:
+
+- :func:`make_sobol_kernel` (used by :class:`SobolAttributionMethod` and :func:`sobol_explain`):
+  one compiled graph whose loops are ``tf.while_loop`` s (:func:`stream_mask_scores`). Masks come
+  in tiles of ``min(batch_size, M)``, each upsampled once per call (to the input's channels for
+  element-wise perturbations) and applied to every input by broadcasting, so a chunk costs one
+  product on top of the model's forward pass: within a few percent of the forward floor.
+- :func:`make_perturbation_scorer` + :func:`perturbation_scores`: a Python loop over flat chunks
+  of ``(input, mask)`` pairs (each chunk gathers, upsamples and perturbs), with an optional
+  progress bar; kept for callers that score explicit mask tensors.
 
 The functions are generic: ``inputs`` may be images ``(n, H, W, C)`` with masks ``(M, g, g, 1)``
 or any tensor, e.g. concept codes ``(n, r)`` with masks ``(M, r)`` (CRAFT's importance), and
@@ -124,6 +132,139 @@ def perturbation_scores(
     return tf.reshape(tf.concat(outputs, axis=0), (n, nb_masks))
 
 
+def _upsample_tile(masks: tf.Tensor, size: tuple[int, int], channels: int) -> tf.Tensor:
+    """Nearest upsampling of ``(q, g, g', 1)`` masks to ``(q, H, W, channels)``.
+
+    Integer factors take a single broadcast (each cell becomes a block; the same pixels as
+    :func:`upsample_masks`, i.e. ``tf.image.resize(..., "nearest")``); others use the resize.
+    """
+    grid = tuple(masks.shape[1:3])
+    if grid != size and all(s % g == 0 for s, g in zip(size, grid)):
+        rows, cols = grid
+        blocks = tf.reshape(masks, (-1, rows, 1, cols, 1, 1))
+        blocks = tf.broadcast_to(
+            blocks, (tf.shape(masks)[0], rows, size[0] // rows, cols, size[1] // cols, channels)
+        )
+        return tf.reshape(blocks, (-1, *size, channels))
+    if grid != size:
+        masks = upsample_masks(masks, size)
+    return masks if channels == 1 else tf.repeat(masks, channels, axis=-1)
+
+
+def _all_pairs(
+    perturbation: Perturbation, inputs: tf.Tensor, masks: tf.Tensor, extras: tuple
+) -> tf.Tensor:
+    """Every mask on every input: ``(p, ...) x (q, ...) -> (p * q, ...)``, input-major.
+
+    Element-wise perturbations (``broadcasts = True``: the built-in ones) build the chunk by
+    broadcasting ``(p, 1, ...)`` against ``(1, q, ...)`` in one pass; others get the pairs
+    materialised (inputs repeated, masks tiled), the per-pair contract of ``perturbation``.
+    """
+    if getattr(perturbation, "broadcasts", False):
+        pairs = perturbation(inputs[:, None], masks[None], *(e[:, None] for e in extras))
+        return tf.reshape(pairs, tf.concat([[-1], tf.shape(pairs)[2:]], 0))
+    nb_masks = tf.shape(masks)[0]
+    multiples = tf.concat([[tf.shape(inputs)[0]], tf.ones([tf.rank(masks) - 1], tf.int32)], 0)
+    return perturbation(
+        tf.repeat(inputs, nb_masks, axis=0),
+        tf.tile(masks, multiples),
+        *(tf.repeat(e, nb_masks, axis=0) for e in extras),
+    )
+
+
+def stream_mask_scores(
+    score_fn: ScoreFunction,
+    inputs: tf.Tensor,
+    targets: tf.Tensor,
+    nb_masks: int,
+    mask_fn: Callable[[tf.Tensor], tf.Tensor],
+    perturbation: Perturbation,
+    batch_size: int | None,
+    extras: tuple[tf.Tensor, ...] = (),
+) -> tf.Tensor:
+    """Scores of every input under every mask, ``(n, nb_masks)``, as in-graph loops.
+
+    Meant to run inside a ``tf.function`` (:func:`make_sobol_kernel` compiles it once): the
+    loops become ``tf.while_loop`` s, so there is no Python loop per chunk or per input and the
+    model is traced once. Masks come in tiles of ``q = min(batch_size, nb_masks)``: each tile is
+    built once per call by ``mask_fn(indices (q,)) -> (q, ...)`` (e.g. design rows upsampled to
+    the image), then scored against groups of ``max(1, batch_size // q)`` inputs, at most
+    ``batch_size`` forward passes per chunk. Nothing is padded: exactly ``n * nb_masks``
+    evaluations. Memory: one tile and one chunk, ``O(batch_size)`` inputs whatever ``n``, the
+    grid and ``nb_design``.
+    """
+    n = tf.shape(inputs)[0]
+    if batch_size is None:
+        per_tile, per_group = nb_masks, tf.maximum(n, 1)
+    else:
+        per_tile = min(batch_size, nb_masks)
+        per_group = tf.constant(max(1, batch_size // per_tile), tf.int32)
+    nb_tiles = -(-nb_masks // per_tile)
+    nb_groups = (n + per_group - 1) // per_group
+    tiles = tf.TensorArray(tf.float32, size=nb_tiles, infer_shape=False)
+    for t in tf.range(nb_tiles):
+        masks = mask_fn(tf.range(t * per_tile, tf.minimum((t + 1) * per_tile, nb_masks)))
+        tile_size = tf.shape(masks)[0]
+        groups = tf.TensorArray(tf.float32, size=nb_groups, infer_shape=False)
+        for g in tf.range(nb_groups):
+            start = g * per_group
+            stop = tf.minimum(start + per_group, n)
+            perturbed = _all_pairs(
+                perturbation, inputs[start:stop], masks, tuple(e[start:stop] for e in extras)
+            )
+            repeated = tf.repeat(targets[start:stop], tile_size, axis=0)
+            scores = tf.cast(tf.reshape(score_fn(perturbed, repeated), (-1,)), tf.float32)
+            groups = groups.write(g, tf.reshape(scores, (-1, tile_size)))
+        tiles = tiles.write(t, tf.transpose(groups.concat()))
+    return tf.reshape(tf.transpose(tiles.concat()), (n, nb_masks))
+
+
+def make_sobol_kernel(
+    score_fn: ScoreFunction,
+    design: Design,
+    estimator: str | SobolEstimator | None = None,
+    perturbation: str | Callable | Perturbation | None = "inpainting",
+    batch_size: int | None = 256,
+    mask_shape: Sequence[int] | None = None,
+) -> Callable:
+    """Compiled ``(inputs, targets) -> total indices (n, *mask_shape)`` for a fixed design.
+
+    Build it once and call it on any number of inputs (one trace per input shape). The rows
+    ``[A; C_1..C_d]`` (``+ [B]`` for an estimator that needs it) are built tile by tile from
+    ``design`` (:func:`~.samplers.design_rows`), reshaped to ``mask_shape`` (default: the shape
+    of one input, e.g. ``(r,)`` for concept codes), upsampled (nearest) when they are coarser
+    than image inputs, and streamed with :func:`stream_mask_scores`.
+    """
+    batch_size = check_batch_size(batch_size)
+    estimator = get_estimator(estimator)
+    perturb = get_perturbation(perturbation)
+    nb_design, dimension = design.nb_design, design.dimension
+    nb_masks = nb_design * (dimension + 1 + int(estimator.needs_b))
+
+    @tf.function(reduce_retracing=True)
+    def kernel(inputs: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
+        shape = tuple(inputs.shape[1:]) if mask_shape is None else tuple(mask_shape)
+
+        def mask_fn(indices):
+            masks = tf.reshape(design_rows(design, indices), (-1, *shape))
+            # once per tile: masks at the input's resolution and, for element-wise perturbations,
+            # with the input's channels (a one-sided broadcast in the per-chunk product, ~6x
+            # faster on CPU than also broadcasting the channel axis)
+            channels = inputs.shape[-1] if perturb.broadcasts else 1
+            if len(shape) == 3 and inputs.shape.rank == 4:
+                return _upsample_tile(masks, tuple(inputs.shape[1:3]), channels or 1)
+            return masks
+
+        extras = tuple(perturb.prepare(inputs))
+        scores = stream_mask_scores(
+            score_fn, inputs, targets, nb_masks, mask_fn, perturb, batch_size, extras
+        )
+        fa, fc, fb = split_design_scores(scores, nb_design, dimension, estimator.needs_b)
+        return tf.reshape(estimator.total_indices(fa, fc, fb), (-1, *shape))
+
+    return kernel
+
+
 def split_design_scores(
     scores: tf.Tensor, nb_design: int, dimension: int, with_b: bool = False
 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor | None]:
@@ -203,6 +344,9 @@ def sobol_explain(
     perturb = get_perturbation(perturbation)
     design = get_sampler(sampler, seed).sample(dimension, nb_design)
     nb_masks = nb_design * (dimension + 1 + int(estimator.needs_b))  # [A; C_1..C_d; (B)]
+    if scorer is None and not verbose:
+        kernel = make_sobol_kernel(score_fn, design, estimator, perturb, batch_size, mask_shape)
+        return kernel(inputs, targets)
     scorer = scorer or make_perturbation_scorer(score_fn, perturb, mask_shape)
     extras = tuple(perturb.prepare(inputs))
     scores = perturbation_scores(

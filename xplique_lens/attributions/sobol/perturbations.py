@@ -20,7 +20,14 @@ from ...commons.validation import check_positive_int
 
 
 class Perturbation:
-    """Base class: ``prepare(inputs) -> tuple`` of per-sample tensors, ``__call__`` perturbs."""
+    """Base class: ``prepare(inputs) -> tuple`` of per-sample tensors, ``__call__`` perturbs.
+
+    ``broadcasts = True`` declares ``__call__`` element-wise (it also works on broadcasting
+    shapes, inputs ``(p, 1, ...)`` against masks ``(1, q, ...)``): the kernel then builds the
+    ``p * q`` perturbed inputs of a chunk in one pass instead of repeating the inputs first.
+    """
+
+    broadcasts: bool = False
 
     def prepare(self, inputs: tf.Tensor) -> tuple[tf.Tensor, ...]:
         """Per-sample tensors the perturbation needs (none by default)."""
@@ -39,11 +46,15 @@ class Inpainting(Perturbation):
         Value that replaces removed inputs (0: black images / zero codes).
     """
 
+    broadcasts = True
+
     def __init__(self, baseline_value: float = 0.0):
         self.baseline_value = float(baseline_value)
 
     def __call__(self, inputs, masks, *extras):
-        return inputs * masks + (1.0 - masks) * self.baseline_value
+        if self.baseline_value == 0.0:
+            return inputs * masks
+        return (inputs - self.baseline_value) * masks + self.baseline_value
 
     def __repr__(self) -> str:
         return f"Inpainting(baseline_value={self.baseline_value})"
@@ -70,6 +81,8 @@ class Blurring(Perturbation):
     computed once per image and per call with TF ops (no OpenCV).
     """
 
+    broadcasts = True
+
     def __init__(self, sigma: int = 10):
         self.sigma = check_positive_int(sigma, "sigma")
 
@@ -81,7 +94,7 @@ class Blurring(Perturbation):
         return (box_blur(inputs, self.sigma),)
 
     def __call__(self, inputs, masks, blurred):
-        return inputs * masks + (1.0 - masks) * blurred
+        return (inputs - blurred) * masks + blurred
 
     def __repr__(self) -> str:
         return f"Blurring(sigma={self.sigma})"
@@ -94,6 +107,8 @@ class Amplitude(Perturbation):
     most half its amplitude, and sign-flipped where ``M < 0.5``) although its docstring states
     ``x + (M - 0.5) * sigma``; here ``M = 0.5`` leaves the input unchanged.
     """
+
+    broadcasts = True
 
     def __init__(self, sigma: float = 1.0):
         self.sigma = float(sigma)
