@@ -20,7 +20,8 @@ def test_help(capsys):
 @pytest.mark.slow
 def test_demo_end_to_end(tmp_path, capsys, reference_model):
     out = tmp_path / "site"
-    assert main(["demo", "--out", str(out), "--images-per-class", "4", "--quiet"]) == 0
+    small = ["--images-per-class", "4", "--nb-concepts", "3", "--maco-steps", "4"]
+    assert main(["demo", "--out", str(out), *small, "--maco-size", "32", "--quiet"]) == 0
     assert capsys.readouterr().out == ""
     index = (out / "index.html").read_text()
     assert index.count("class='card'") == 6

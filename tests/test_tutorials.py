@@ -3,7 +3,6 @@
 Notebooks read ``XPLIQUE_LENS_TUTORIAL_SMALL`` (set to "1" here) to shrink their workloads.
 """
 
-import os
 from pathlib import Path
 
 import pytest

@@ -22,7 +22,16 @@ def _options(args: argparse.Namespace):
 
     overrides = {
         name: getattr(args, name)
-        for name in ("images_per_class", "nb_concepts", "patch_size", "maco_steps", "seed")
+        for name in (
+            "images_per_class",
+            "nb_concepts",
+            "patch_size",
+            "maco_steps",
+            "maco_size",
+            "refine_top",
+            "refine_layer",
+            "seed",
+        )
         if getattr(args, name, None) is not None
     }
     return LensOptions(**overrides)
@@ -92,6 +101,9 @@ def _demo(args: argparse.Namespace) -> int:
         print("loading the built-in reference model (trained and cached on first use)...")
     model = get_reference_model(seed=0, verbose=not args.quiet)
     data = make_synthetic_dataset(n_per_class=args.images_per_class or 32, seed=7)
+    # the demo shows the recursion: the top concept of each class split at conv2
+    args.refine_top = 1 if args.refine_top is None else args.refine_top
+    args.refine_layer = args.refine_layer or "conv2"
     report = build_lens(
         model,
         data.images,
@@ -115,6 +127,11 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nb-concepts", dest="nb_concepts", type=int)
     parser.add_argument("--patch-size", dest="patch_size", type=int)
     parser.add_argument("--maco-steps", dest="maco_steps", type=int)
+    parser.add_argument("--maco-size", dest="maco_size", type=int)
+    parser.add_argument(
+        "--refine-top", dest="refine_top", type=int, help="refine the N top concepts of a class"
+    )
+    parser.add_argument("--refine-layer", dest="refine_layer", help="layer of the sub-concepts")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 

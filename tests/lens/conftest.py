@@ -10,7 +10,19 @@ import pytest
 from xplique_lens.datasets import FEATURE_LAYER, make_synthetic_dataset
 from xplique_lens.lens import LensOptions, build_lens
 
-SMALL = LensOptions(images_per_class=8, nb_examples=2, maco_steps=16, maco_size=64)
+SMALL = LensOptions(
+    images_per_class=8,
+    nb_examples=2,
+    nb_concepts=3,
+    nb_crops_shown=3,
+    maco_steps=8,
+    maco_size=32,
+    maco_crops=4,
+    sobol_grid=4,
+    sobol_design=8,
+    metric_images=2,
+    metric_steps=4,
+)
 NAMES = ["red_disk", "green_square", "<script>alert('x')</script>", "yellow & cross", "ring", "d"]
 
 

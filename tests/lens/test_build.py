@@ -90,14 +90,15 @@ def test_shards_partition_classes_and_merge(tmp_path, reference_model, lens_data
             FEATURE_LAYER,
             tmp_path,
             labels=lens_data.labels,
+            classes=[0, 1, 2, 4],
             shard=shard,
             options=replace(SMALL, nb_examples=1),
             progress=False,
         )
         built.append(set(report.stages))
-    assert built[0] | built[1] == set(range(6)) and not built[0] & built[1]
+    assert built[0] | built[1] == {0, 1, 2, 4} and not built[0] & built[1]
     index = merge_lens(tmp_path).read_text()
-    assert index.count("class='card'") == 6
+    assert index.count("class='card'") == 4
 
 
 @pytest.mark.parametrize("shard", ["3/2", "0/4", "a/b", "1-2"])
@@ -120,7 +121,8 @@ def test_cli_build_from_npz_with_shards_and_merge(tmp_path, reference_model, len
     np.savez(npz, images=lens_data.images, labels=lens_data.labels, class_names=np.array(NAMES))
     out = tmp_path / "site"
     common = ["build", "--model", str(model_path), "--images", str(npz), "--layer", FEATURE_LAYER]
-    common += ["--out", str(out), "--images-per-class", "4", "--quiet"]
+    common += ["--out", str(out), "--images-per-class", "4", "--nb-concepts", "3"]
+    common += ["--maco-steps", "4", "--maco-size", "32", "--quiet"]
     assert main([*common, "--classes", "0,red_disk,1", "--shard", "1/2"]) == 0
     assert main([*common, "--classes", "0,1", "--shard", "2/2"]) == 0
     assert main(["build", "--merge", "--out", str(out), "--quiet"]) == 0

@@ -25,8 +25,8 @@ class LensOptions:
         Number of most important concepts refined into sub-concepts (0: no recursion).
     refine_layer
         Layer of the recursion (``None``: no recursion).
-    maco_steps, maco_size
-        MACO optimisation steps and image size.
+    maco_steps, maco_size, maco_crops
+        MACO optimisation steps, image size and random crops per step.
     sobol_grid, sobol_design
         Grid size and design size of the Sobol attribution examples.
     metric_images
@@ -48,6 +48,7 @@ class LensOptions:
     refine_layer: str | None = None
     maco_steps: int = 128
     maco_size: int = 128
+    maco_crops: int = 16
     sobol_grid: int = 8
     sobol_design: int = 32
     metric_images: int = 8

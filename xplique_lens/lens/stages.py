@@ -84,6 +84,7 @@ def _maco_class(ctx: ClassContext, _: dict) -> dict:
         nb_steps=opts.maco_steps,
         values_range=opts.values_range,
         custom_shape=(opts.maco_size, opts.maco_size),
+        nb_crops=opts.maco_crops,
         seed=opts.seed,
         progress=False,
     )
@@ -182,6 +183,7 @@ def _maco_concepts(ctx: ClassContext, upstream: dict) -> dict:
         nb_steps=opts.maco_steps,
         values_range=opts.values_range,
         custom_shape=(opts.maco_size, opts.maco_size),
+        nb_crops=opts.maco_crops,
         seed=opts.seed,
         progress=False,
     )
@@ -215,7 +217,7 @@ _CONCEPT_OPTIONS = (
     "sobol_design",
 )
 _SOBOL_OPTIONS = ("sobol_grid", "sobol_design", "seed")
-_MACO_OPTIONS = ("maco_steps", "maco_size", "values_range", "seed")
+_MACO_OPTIONS = ("maco_steps", "maco_size", "maco_crops", "values_range", "seed")
 
 STAGES: list[Stage] = [
     Stage("overview", _overview),
