@@ -40,7 +40,7 @@ class GradientInput(WhiteBoxExplainer):
         self,
         model: Callable,
         output_layer: str | int | None = None,
-        batch_size: int | None = 32,
+        batch_size: int | None = 64,
         operator: str | OperatorSignature | None = None,
         reducer: str | None = "mean",
     ):
