@@ -60,15 +60,15 @@ def test_importances_stable_and_sensible(fitted_crafts):
 
 
 def test_importance_matches_a_per_image_loop(fitted_crafts, concept_data):
-    """The batched kernel equals Xplique's per-image recipe (one h call per image)."""
-    from scipy.stats import qmc
+    """The batched kernel equals Xplique's per-image recipe (one h call per image, Jansen)."""
+    from xplique_lens.attributions.sobol.samplers import HaltonSampler
 
     craft = fitted_crafts[1]
     images, _ = _class(concept_data, 1)
     ours = craft.estimate_importance(images[:3], nb_design=8)
     r = craft.number_of_concepts
-    ab = qmc.Halton(2 * r, scramble=False).random(8).astype(np.float32)
-    a, b = ab[:, :r], ab[:, r:]
+    design = HaltonSampler(scramble=False).sample(r, 8)
+    a, b = design.a.numpy(), design.b.numpy()
     cs = [a.copy() for _ in range(r)]
     for i in range(r):
         cs[i][:, i] = b[:, i]

@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from ..attributions.sobol.samplers import HaltonSampler
 from ..commons.model_splitting import find_layer, split_model
 from ..commons.tf_functions import make_forward_function
 from ..commons.validation import (
@@ -33,7 +34,7 @@ from ..commons.validation import (
 from .crops import extract_crops
 from .extractors.base import BaseConceptExtractor, NotFittedError
 from .extractors.nmf import NMF
-from .sobol_concepts import concept_sobol_indices
+from .importance import ConceptImportance
 
 MAP_METHODS = ("input", "layer")
 
@@ -278,7 +279,8 @@ class Craft:
         Masks ``M`` from a replicated QMC design act on the codes, ``A' = (U * M) W`` (on every
         position of spatial codes), and ``h(A')[class_id]`` feeds the Jansen estimator; the
         indices are averaged over the images. All images and masks go through ``h`` together, in
-        batches of ``batch_size``.
+        batches of ``batch_size``, with the attributions' Sobol kernel
+        (:class:`~xplique_lens.concepts.ConceptImportance`, method ``"sobol"``).
 
         Parameters
         ----------
@@ -286,10 +288,11 @@ class Craft:
             Images; ``None`` uses the images given to ``fit`` and stores the result in
             ``importances_`` (and the per-image indices in ``local_importances_``).
         nb_design
-            QMC points per matrix (a power of two); ``nb_design * (r + 2)`` forwards per image.
+            QMC points per matrix (a power of two); ``nb_design * (r + 1)`` forwards of ``h`` per
+            image (total indices need no ``f(B)``; Xplique runs ``nb_design * (r + 2)``).
         sampler
-            A sampler name of ``xplique_lens.attributions.sobol`` (``"halton"``, Xplique's
-            choice, ``"sobol"``, ...) or a ``ReplicatedSampler``.
+            ``"halton"`` (default: the unscrambled Halton sequence, Xplique's CRAFT design), a
+            sampler name of ``xplique_lens.attributions.sobol`` or a ``Sampler`` object.
         estimator
             A Sobol estimator name or object (default Jansen, as Xplique).
 
@@ -303,18 +306,13 @@ class Craft:
         is_global = inputs is None
         images = self.inputs_ if is_global else _as_images(inputs)
         codes = self._codes(self._latent(images))
-        local = concept_sobol_indices(
-            self.latent_to_logit_model,
-            codes,
-            self.concept_bank_,
-            self.class_id_,
-            nb_design=nb_design,
-            batch_size=self.batch_size,
-            mean=getattr(self.extractor, "mean_", None),
-            sampler=sampler,
-            estimator=estimator,
-            verbose=self.verbose,
-        ).numpy()
+        if sampler == "halton":  # Xplique's CRAFT design: the plain (unscrambled) Halton sequence
+            sampler = HaltonSampler(scramble=False)
+        estimator_ = ConceptImportance.from_craft(
+            self, "sobol", nb_design=nb_design, sampler=sampler, estimator=estimator
+        )
+        targets = np.full(int(codes.shape[0]), self.class_id_, dtype=np.int64)
+        local = estimator_.explain(codes, targets, verbose=self.verbose).numpy()
         importances = local.mean(axis=0)
         if is_global:
             self.local_importances_ = local
