@@ -169,3 +169,23 @@ def test_craft_manager_fits_each_predicted_class(reference_model, concept_data):
     assert all(c.class_id_ == k for k, c in manager.craft_instances.items())
     importances = manager.estimate_importance(nb_design=8)
     assert importances[3].shape == (3,)
+
+
+def test_visualize_concepts_batches_directions(fitted_crafts):
+    craft = fitted_crafts[1]
+    kwargs = dict(nb_steps=4, nb_crops=2, custom_shape=(32, 32), values_range=(0, 1), seed=0)
+    images, transparencies = craft.visualize_concepts([0, 2], progress=False, **kwargs)
+    assert images.shape == (2, 32, 32, 3) and transparencies.shape == (2, 32, 32, 3)
+    assert 0.0 <= images.min() and images.max() <= 1.0
+    single, _ = craft.visualize_concepts(2, progress=False, **kwargs)
+    assert single.shape == (1, 32, 32, 3)
+    with pytest.raises(ValueError, match="concept_id"):
+        craft.visualize_concepts([99], progress=False, **kwargs)
+
+
+def test_visualize_concepts_needs_the_whole_model(reference_model, concept_data):
+    g, h = split_model(reference_model, "features")
+    images = concept_data.images[concept_data.labels == 1]
+    craft = Craft(g, h, number_of_concepts=3, patch_size=16).fit(images, class_id=1)
+    with pytest.raises(TypeError, match="from_model"):
+        craft.visualize_concepts(progress=False)

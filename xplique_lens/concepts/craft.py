@@ -423,6 +423,52 @@ class Craft:
         order = np.argsort(-self.crops_u_[:, concept_id], kind="stable")[:k]
         return self.crops_[order], order
 
+    def visualize_concepts(
+        self, concept_ids: Any = None, **maco_kwargs: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """MACO visualizations of concept directions, all optimised as one batch.
+
+        Each concept's row of ``concept_bank_`` is a direction objective at the concept layer
+        (``Objective.direction``: dot product weighted by the cosine similarity, at every
+        position of a spatial layer), optimised with :func:`xplique_lens.features.maco`.
+
+        Parameters
+        ----------
+        concept_ids
+            Concepts to visualise (default: all, by decreasing importance when
+            ``estimate_importance`` was called).
+        **maco_kwargs
+            Passed to ``maco`` (``nb_steps``, ``custom_shape``, ``values_range``, ``seed``...).
+
+        Returns
+        -------
+        images, transparencies
+            ``(k, H, W, C)`` each, in the order of ``concept_ids``.
+        """
+        from ..features import Objective, maco
+
+        self._check_fitted()
+        if getattr(self, "model", None) is None:
+            raise TypeError(
+                "`visualize_concepts` needs the whole model: build the Craft with "
+                "`Craft.from_model(model, layer, ...)`."
+            )
+        if concept_ids is None:
+            ids = (
+                self.most_important_concepts_
+                if hasattr(self, "importances_")
+                else np.arange(self.number_of_concepts)
+            )
+        else:
+            ids = np.atleast_1d(concept_ids)
+        ids = [self._check_concept(int(c)) for c in ids]
+        objective = Objective.direction(self.model, self.layer, self.concept_bank_[ids])
+        images, transparencies = maco(objective, **maco_kwargs)
+        images, transparencies = np.asarray(images), np.asarray(transparencies)
+        if images.ndim == 3:
+            images, transparencies = images[None], transparencies[None]
+        return images, transparencies
+
     def _check_concept(self, concept_id: Any) -> int:
         concept_id = check_positive_int(concept_id, "concept_id", minimum=0)
         if concept_id >= self.number_of_concepts:
