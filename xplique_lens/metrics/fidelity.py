@@ -83,7 +83,7 @@ def trapezoid_auc(curve: np.ndarray) -> np.ndarray:
     return np.mean(curve[..., :-1] + curve[..., 1:], axis=-1) * 0.5
 
 
-@tf.function(reduce_retracing=True)
+@tf.function(reduce_retracing=True, jit_compile=True)
 def causal_perturb(
     inputs: tf.Tensor,
     baselines: tf.Tensor,
