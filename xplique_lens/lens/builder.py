@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,6 +13,7 @@ from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
 from tqdm.auto import tqdm
 
 from ..commons.batching import batch_apply
@@ -145,41 +148,60 @@ def build_lens(
     report = BuildReport(out)
     copy_assets(out)
     bar = tqdm(selected, desc="lens classes", disable=not progress, unit="class")
-    for class_id in bar:
-        bar.set_postfix_str(class_names[class_id][:24])
-        class_images = images[labels == class_id][: options.images_per_class]
-        if len(class_images) == 0:
-            continue
-        ctx = ClassContext(model, layer, class_id, class_names[class_id], class_images, options)
-        results: dict[str, dict[str, np.ndarray]] = {}
-        keys: dict[str, str] = {}
-        report.stages[class_id], report.seconds[class_id] = {}, {}
-        for stage in STAGES:
-            key = fingerprint(
-                stage.name,
-                stage.version,
-                options.subset(stage.options),
-                model_key,
-                str(layer),
-                class_id,
-                class_images,
-                [keys[name] for name in stage.needs],
-            )
-            keys[stage.name] = key
-            start = time.perf_counter()
-            cached = store.load(class_id, stage.name, key)
-            if cached is None:
-                cached = stage.run(ctx, {name: results[name] for name in stage.needs})
-                store.save(class_id, stage.name, key, cached)
-                report.stages[class_id][stage.name] = "computed"
-            else:
-                report.stages[class_id][stage.name] = "cached"
-            report.seconds[class_id][stage.name] = time.perf_counter() - start
-            results[stage.name] = cached
-        manifest = render_class_files(out, ctx, results)
-        atomic_write_text(out / "manifests" / f"{class_id:05d}.json", json.dumps(manifest))
+    with _quiet_retracing_warnings():
+        for class_id in bar:
+            bar.set_postfix_str(class_names[class_id][:24])
+            class_images = images[labels == class_id][: options.images_per_class]
+            if len(class_images) == 0:
+                continue
+            ctx = ClassContext(model, layer, class_id, class_names[class_id], class_images, options)
+            results = _build_class(ctx, store, model_key, report)
+            manifest = render_class_files(out, ctx, results)
+            atomic_write_text(out / "manifests" / f"{class_id:05d}.json", json.dumps(manifest))
     merge_lens(out, title=title)
     return report
+
+
+def _build_class(ctx: ClassContext, store: StageStore, model_key: str, report: BuildReport) -> dict:
+    """Run (or load) every stage of one class; record what was done in ``report``."""
+    results: dict[str, dict[str, np.ndarray]] = {}
+    keys: dict[str, str] = {}
+    report.stages[ctx.class_id], report.seconds[ctx.class_id] = {}, {}
+    for stage in STAGES:
+        key = fingerprint(
+            stage.name,
+            stage.version,
+            ctx.options.subset(stage.options),
+            model_key,
+            str(ctx.layer),
+            ctx.class_id,
+            ctx.images,
+            [keys[name] for name in stage.needs],
+        )
+        keys[stage.name] = key
+        start = time.perf_counter()
+        cached = store.load(ctx.class_id, stage.name, key)
+        if cached is None:
+            cached = stage.run(ctx, {name: results[name] for name in stage.needs})
+            store.save(ctx.class_id, stage.name, key, cached)
+            report.stages[ctx.class_id][stage.name] = "computed"
+        else:
+            report.stages[ctx.class_id][stage.name] = "cached"
+        report.seconds[ctx.class_id][stage.name] = time.perf_counter() - start
+        results[stage.name] = cached
+    return results
+
+
+@contextlib.contextmanager
+def _quiet_retracing_warnings():
+    """Hide TensorFlow's retracing warnings while classes build their own explainers."""
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def merge_lens(out_dir: str | Path, title: str = "Lens") -> Path:
