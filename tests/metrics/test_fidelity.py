@@ -9,7 +9,8 @@ import tensorflow as tf
 from scipy.stats import spearmanr
 
 from xplique_lens.metrics import Deletion, Insertion, MuFidelity
-from xplique_lens.metrics.fidelity import average_ranks, feature_ranks, spearman_rows
+from xplique_lens.metrics.fidelity import feature_ranks, spearman_rows
+from xplique_lens.metrics.stability.spearman import average_ranks
 
 
 @pytest.fixture(scope="module")

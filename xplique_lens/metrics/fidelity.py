@@ -25,6 +25,7 @@ from ..commons.operators import OperatorSignature
 from ..commons.validation import check_finite, check_positive_int, to_float_tensor
 from .base import ExplanationMetric
 from .baselines import compute_baselines
+from .stability.spearman import average_ranks
 
 # --------------------------------------------------------------------------- kernels
 
@@ -381,13 +382,6 @@ class Insertion(CausalFidelity):
 
 
 # --------------------------------------------------------------------------- MuFidelity
-
-
-def average_ranks(values: tf.Tensor) -> tf.Tensor:
-    """Ranks along the last axis, ties given their average rank (as ``scipy.stats.rankdata``)."""
-    less = tf.reduce_sum(tf.cast(values[..., None, :] < values[..., :, None], values.dtype), -1)
-    equal = tf.reduce_sum(tf.cast(values[..., None, :] == values[..., :, None], values.dtype), -1)
-    return less + (equal + 1.0) / 2.0
 
 
 @tf.function(reduce_retracing=True)
