@@ -112,11 +112,3 @@ def get_reference_model(
     os.replace(tmp, path)
     path.with_suffix(".json").write_text(json.dumps({"test_accuracy": accuracy}))
     return model
-
-
-def reference_accuracy(seed: int = 0, cache: str | os.PathLike | None = None) -> float:
-    """Held-out accuracy recorded when the cached reference model was trained."""
-    get_reference_model(seed, cache)
-    folder = Path(cache) if cache is not None else cache_dir()
-    info = folder / f"reference_cnn_seed{seed}_{_recipe_key(seed)}.json"
-    return float(json.loads(info.read_text())["test_accuracy"])

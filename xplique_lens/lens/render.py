@@ -6,14 +6,12 @@ import io
 from pathlib import Path
 
 import matplotlib
+import matplotlib.image
+import numpy as np
 
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .site import render_class  # noqa: E402
-from .stages import ClassContext  # noqa: E402
-from .store import atomic_write_bytes, atomic_write_text  # noqa: E402
+from .site import render_class
+from .stages import ClassContext
+from .store import atomic_write_bytes, atomic_write_text
 
 
 def _to_rgb(image: np.ndarray) -> np.ndarray:
@@ -28,7 +26,7 @@ def overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.55) -> np.ndar
     heat = np.asarray(heat, dtype=np.float32)
     heat = heat[..., 0] if heat.ndim == 3 else heat
     bound = np.percentile(np.abs(heat), 99) or 1.0
-    colours = plt.get_cmap("jet")(np.clip(heat / bound, 0, 1))[..., :3]
+    colours = matplotlib.colormaps["jet"](np.clip(heat / bound, 0, 1))[..., :3]
     return (1 - alpha) * _to_rgb(image) + alpha * colours
 
 
@@ -38,7 +36,7 @@ def save_png(path: Path, image: np.ndarray, upscale: int = 1) -> None:
     if upscale > 1:
         image = image.repeat(upscale, axis=0).repeat(upscale, axis=1)
     buffer = io.BytesIO()
-    plt.imsave(buffer, image, format="png")
+    matplotlib.image.imsave(buffer, image, format="png")
     atomic_write_bytes(path, buffer.getvalue())
 
 

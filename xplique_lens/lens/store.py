@@ -10,6 +10,7 @@ that depend on it.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -82,8 +83,6 @@ class StageStore:
 
     def save(self, class_id: int, stage: str, key: str, arrays: dict[str, Any]) -> None:
         """Store ``arrays`` (numpy-convertible values) atomically under ``key``."""
-        import io
-
         buffer = io.BytesIO()
         np.savez(buffer, __key__=np.asarray(key), **{k: np.asarray(v) for k, v in arrays.items()})
         atomic_write_bytes(self._path(class_id, stage), buffer.getvalue())

@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .attributions import _to_image  # noqa: E402
+from .attributions import _to_image
 
 _COLORS = plt.get_cmap("tab10").colors
 
