@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from xplique_lens.features.optimisation import random_crops
+from xplique_lens.features.crops import random_crops
 
 
 def _interpolation(start, end, size_in, size_out):

@@ -17,6 +17,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from ..commons.validation import check_positive_int
+from .crops import add_noise, random_crops
 from .objectives import Objective
 
 
@@ -68,44 +69,6 @@ def check_values_range(values_range) -> tuple[float, float]:
     return (min(low, high), max(low, high))
 
 
-def random_crops(
-    images: tf.Tensor,
-    nb_crops: int,
-    box_size: tf.Tensor,
-    crop_size: tuple[int, int],
-    seed: tf.Tensor,
-) -> tf.Tensor:
-    """``nb_crops`` random square crops per image, resized to ``crop_size``: ``(B * K, h, w, C)``.
-
-    Centres ~ ``0.5 + N(0, 0.15)``, sides ~ ``N(box_size, 0.05)`` clipped to ``[0.05, 1]`` (in
-    fractions of the image), as in MACO. ``nb_crops=0`` resizes the whole image instead.
-    """
-    batch = tf.shape(images)[0]
-    if nb_crops == 0:
-        return tf.image.resize(images, crop_size)
-    count = batch * nb_crops
-    draws = tf.random.stateless_normal(tf.stack([3, count]), seed=seed)
-    center_y = 0.5 + 0.15 * draws[0]
-    center_x = 0.5 + 0.15 * draws[1]
-    side = tf.clip_by_value(box_size + 0.05 * draws[2], 0.05, 1.0)
-    boxes = tf.stack(
-        [center_y - side / 2, center_x - side / 2, center_y + side / 2, center_x + side / 2], -1
-    )
-    # One copy of the image per crop: TensorFlow's CPU gradient of crop_and_resize races when
-    # several boxes share an image (errors of ~7% of the gradient's scale measured here, and a
-    # different image at every run); with one box per image it is exact and deterministic, and
-    # the gradient of `repeat` sums the copies back.
-    copies = tf.repeat(images, nb_crops, axis=0)
-    return tf.image.crop_and_resize(copies, boxes, tf.range(count), crop_size)
-
-
-def add_noise(crops: tf.Tensor, intensity: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-    """Gaussian ``N(0, intensity)`` plus uniform ``U(-intensity/2, intensity/2)`` noise."""
-    gaussian = tf.random.stateless_normal(tf.shape(crops), seed=seed + [0, 1])
-    uniform = tf.random.stateless_uniform(tf.shape(crops), seed=seed + [0, 2]) - 0.5
-    return crops + intensity * (gaussian + uniform)
-
-
 def run_optimisation(
     objective: Objective,
     variable: tf.Variable,
@@ -154,30 +117,19 @@ def run_optimisation(
     base_seed = tf.constant([seed, 0], tf.int64)
     optimizer.build([variable])
 
-    # the parametrisation (FFT, standardisation, colours) and its vector-Jacobian product are
-    # separate compiled functions; XLA-compiling them was measured slower on a quiet 2-core CPU
-    # (1.58 s vs 1.15 s for 64 steps, 32 crops, 256x256) and not bitwise reproducible
-    render = tf.function(image_fn, autograph=False)
-
-    @tf.function(autograph=False)
-    def render_vjp(upstream: tf.Tensor) -> tf.Tensor:
-        with tf.GradientTape() as tape:
-            images = image_fn(variable)
-        return tape.gradient(images, variable, output_gradients=upstream)
-
     @tf.function(autograph=False)
     def step(index: tf.Tensor) -> None:
         step_seed = base_seed + tf.stack([tf.constant(0, tf.int64), 4 * index + 1])
-        images = render(variable)
         with tf.GradientTape() as tape:
-            tape.watch(images)
+            images = image_fn(variable)
             crops = random_crops(images, nb_crops, boxes[index], crop_size, step_seed)
             crops = add_noise(crops, noise[index], step_seed)
             values = scores(feature_model(crops, training=False))
             # images are independent: the sum gives each image the gradient of its own mean
             loss = tf.reduce_sum(tf.reduce_mean(values, axis=1))
-        grad_images = tape.gradient(loss, images)
-        optimizer.apply_gradients([(-render_vjp(grad_images), variable)])
+        # one backward pass gives both: the image gradient is on the way to the variable's
+        grad_variable, grad_images = tape.gradient(loss, [variable, images])
+        optimizer.apply_gradients([(-grad_variable, variable)])
         transparency.assign_add(tf.abs(grad_images))
 
     for index in tqdm(range(nb_steps), desc=description, disable=not progress, leave=False):
