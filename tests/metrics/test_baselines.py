@@ -144,3 +144,17 @@ def test_feature_visualization_baseline_is_cached_and_silences_features(
     act = lambda a: float(tf.reduce_mean(tf.abs(g(a))))  # noqa: E731
     start = FeatureVisualizationBaseline(reference_model, nb_steps=0)(x[:1])
     assert act(out[:1]) < 0.9 * act(start) and act(out[:1]) < act(x)
+
+
+def test_shared_baseline_collapses_only_bitwise_identical_images(images):
+    from xplique_lens.metrics.baselines import shared_baseline
+
+    same = tf.constant(np.repeat(images[:1], 3, axis=0))
+    assert tuple(shared_baseline(same).shape) == (1, 20, 20, 3)
+    np.testing.assert_array_equal(shared_baseline(same)[0], images[0])
+    assert shared_baseline(tf.constant(images)).shape[0] == 3
+    zeros = np.zeros((2, 4, 4, 1), "float32")
+    zeros[1, 0, 0, 0] = -0.0  # equal as numbers, not as bits: kept apart (no value can change)
+    assert shared_baseline(tf.constant(zeros)).shape[0] == 2
+    one = tf.constant(images[:1])
+    assert shared_baseline(one) is one

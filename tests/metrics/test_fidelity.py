@@ -249,3 +249,181 @@ def test_mufidelity_agrees_with_xplique_in_expectation(reference_model, small_da
     theirs = xm.MuFidelity(reference_model, x, y, nb_samples=400).evaluate(phi)
     ours = MuFidelity(reference_model, x, y, nb_samples=400).evaluate(phi)
     assert ours == pytest.approx(theirs, abs=0.06)
+
+
+# --------------------------------------------------------------------------- caching, shortcuts
+
+
+class CountingLinear:
+    """``f(x) = x_flat @ W`` that counts the images it is run on (a graph-side counter, so the
+    forward passes of compiled functions are counted too)."""
+
+    def __init__(self, weights):
+        self.weights = tf.constant(weights)
+        self.images = tf.Variable(0, dtype=tf.int64)
+
+    def __call__(self, inputs):
+        self.images.assign_add(tf.cast(tf.shape(inputs)[0], tf.int64))
+        return tf.reshape(inputs, (tf.shape(inputs)[0], -1)) @ self.weights
+
+    def count(self):
+        value = int(self.images.numpy())
+        self.images.assign(0)
+        return value
+
+
+@pytest.fixture
+def counting(linear):
+    _, x, labels, w = linear
+    return CountingLinear(w), x, labels
+
+
+def _naive_curves(model, x, labels, phi, baselines, flipped, deletion, patch_size=None):
+    """Textbook curves: for each sample and step, flip the top-k features (Xplique's order, in
+    numpy), build the image and run the model on it alone."""
+    n, height, width, _ = x.shape
+    scores = phi.reshape(n, height, width)
+    if patch_size:
+        grid_w = -(-width // patch_size)
+        ids = (np.arange(height)[:, None] // patch_size) * grid_w + (
+            np.arange(width)[None] // patch_size
+        )
+        ids = ids.reshape(-1)
+        flat = scores.reshape(n, -1)
+        scores = np.stack([np.bincount(ids, f) / np.bincount(ids) for f in flat])
+    else:
+        ids = np.arange(height * width)
+        scores = scores.reshape(n, -1)
+    curves = np.zeros((n, len(flipped)))
+    for i in range(n):
+        order = np.argsort(scores[i], kind="stable")[::-1]
+        for j, k in enumerate(flipped):
+            top = np.isin(ids, order[:k]).reshape(height, width, 1)
+            base = baselines[0] if len(baselines) == 1 else baselines[i]
+            image = np.where(top, base, x[i]) if deletion else np.where(top, x[i], base)
+            curves[i, j] = model(image[None].astype("float32")).numpy()[0, labels[i]]
+    return curves
+
+
+@pytest.mark.parametrize("cls", [Deletion, Insertion])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"steps": 4},
+        {"steps": 5, "max_percentage_perturbed": 0.5},  # the last step is not the baseline
+        {"steps": 10, "max_percentage_perturbed": 0.2},  # 7 features, 11 steps: repeated points
+        {"steps": -1, "max_percentage_perturbed": 0.25},
+        {"steps": 3, "patch_size": 2},
+        {"steps": 4, "patch_size": 4},  # border patches overhang the 6x6 image
+        {"steps": 4, "baseline_mode": "blur"},  # one baseline image per input
+        {"steps": 6, "baseline_mode": lambda inputs: tf.fill(tf.shape(inputs), 0.7)},
+    ],
+)
+def test_curves_equal_the_textbook_computation(cls, settings, linear):
+    model, x, labels, _ = linear
+    rng = np.random.default_rng(11)
+    metric = cls(model, x, labels, batch_size=4, **settings)
+    for _ in range(2):  # the second evaluation reuses the cached end points
+        phi = rng.normal(size=x.shape).astype("float32")
+        phi[0, :2] = phi[0, 2:4]  # ties, broken as Xplique does
+        expected = _naive_curves(
+            model,
+            x,
+            labels,
+            phi,
+            metric.baselines_.numpy(),
+            metric.steps_,
+            cls is Deletion,
+            settings.get("patch_size"),
+        )
+        np.testing.assert_allclose(metric.curves(phi), expected, atol=1e-5)
+
+
+def test_second_evaluate_runs_only_the_explanation_dependent_steps(counting):
+    model, x, labels = counting
+    n, rng = len(x), np.random.default_rng(0)
+    metric = Deletion(model, x, labels, batch_size=4, steps=4)  # points 0, 9, 18, 27, 36
+    model.count()
+    first = metric.evaluate(rng.normal(size=x.shape).astype("float32"))
+    # inputs (n), the zero baseline once per distinct target (2 classes), 3 inner points
+    assert model.count() == n + 2 + 3 * n
+    second = metric.evaluate(rng.normal(size=x.shape).astype("float32"))
+    assert model.count() == 3 * n
+    assert first != second
+    insertion = Insertion(model, x, labels, steps=4, max_percentage_perturbed=0.5)
+    model.count()
+    insertion.evaluate(rng.normal(size=x.shape).astype("float32"))
+    # the baseline start (2 distinct targets) and 4 perturbed points; the inputs never appear
+    assert model.count() == 2 + 4 * n
+    insertion.evaluate(rng.normal(size=x.shape).astype("float32"))
+    assert model.count() == 4 * n
+
+
+def test_a_baseline_shared_by_all_inputs_is_scored_once_per_target(counting):
+    model, x, labels = counting
+    n, phi = len(x), np.random.default_rng(1).normal(size=x.shape).astype("float32")
+    shared = Deletion(model, x, labels, baseline_mode=lambda i: tf.fill(tf.shape(i), 0.3))
+    assert shared.baselines_.shape[0] == 1  # identical images detected
+    per_input = Deletion(model, x, labels, baseline_mode=lambda i: 1.0 - i)
+    assert per_input.baselines_.shape[0] == n
+    model.count()
+    shared_value = shared.evaluate(phi)
+    assert model.count() == n + 2 + 9 * n
+    per_input.evaluate(phi)
+    assert model.count() == n + n + 9 * n
+    constant = Deletion(model, x, labels, baseline_mode=0.3).evaluate(phi)
+    assert shared_value == pytest.approx(constant, abs=1e-6)
+
+
+def test_replaced_baselines_invalidate_the_cache(linear):
+    model, x, labels, _ = linear
+    phi = np.random.default_rng(2).normal(size=x.shape).astype("float32")
+    metric = Insertion(model, x, labels)
+    metric.evaluate(phi)
+    metric._baselines = Insertion(model, x, labels, baseline_mode="blur").baselines_
+    expected = Insertion(model, x, labels, baseline_mode="blur").evaluate(phi)
+    assert metric.evaluate(phi) == pytest.approx(expected, abs=1e-6)
+
+
+def test_mufidelity_caches_the_perturbed_scores(counting):
+    model, x, labels = counting
+    rng = np.random.default_rng(3)
+    metric = MuFidelity(model, x, labels, grid_size=3, nb_samples=8, batch_size=6)
+    model.count()
+    first = metric.detailed_evaluate(rng.normal(size=x.shape).astype("float32"))
+    assert model.count() == len(x) * (8 + 1)  # every subset, and the inputs themselves
+    phi = rng.normal(size=x.shape).astype("float32")
+    second = metric.detailed_evaluate(phi)
+    assert model.count() == 0
+    assert not np.allclose(first, second)
+    fresh = MuFidelity(model, x, labels, grid_size=3, nb_samples=8, batch_size=64)
+    np.testing.assert_allclose(fresh.detailed_evaluate(phi), second, atol=1e-9)
+    # the cached scores are those of the textbook perturbation x * keep + (1 - keep) * baseline
+    keep = metric.subset_masks_.numpy()
+    images = x[:, None] * keep[None] + (1.0 - keep[None]) * 0.0
+    expected = model(images.reshape(-1, *x.shape[1:])).numpy().reshape(len(x), 8, 2)
+    np.testing.assert_allclose(
+        metric.perturbed_scores_.numpy(), expected[np.arange(len(x)), :, labels], atol=1e-5
+    )
+
+
+def test_descending_order_is_xplique_order():
+    from xplique_lens.metrics.fidelity import descending_order
+
+    rng = np.random.default_rng(4)
+    scores = np.round(rng.normal(size=(6, 300)), 1).astype("float32")  # many ties
+    scores[0, :50] = 0.0
+    scores[0, 50:100] = -0.0
+    scores[1] = 3.0e38
+    scores[2, ::2] = -3.0e38
+    expected = np.argsort(scores, axis=1, kind="stable")[:, ::-1]
+    np.testing.assert_array_equal(descending_order(scores), expected)
+
+
+def test_distinct_targets_roundtrip():
+    from xplique_lens.metrics.fidelity import distinct_targets
+
+    targets = np.eye(3, dtype="float32")[[2, 0, 2, 1, 0, 2]]
+    first, inverse = distinct_targets(tf.constant(targets))
+    assert len(first) == 3
+    np.testing.assert_array_equal(targets[first][inverse], targets)

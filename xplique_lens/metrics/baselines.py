@@ -355,6 +355,22 @@ def compute_baselines(baseline_mode: Any, inputs: tf.Tensor, model: Callable | N
     return baselines
 
 
+def shared_baseline(baselines: tf.Tensor) -> tf.Tensor:
+    """``baselines[:1]`` when every baseline image is bitwise identical, else ``baselines``.
+
+    A baseline shared by all inputs (a constant, the feature-visualization image, any callable
+    that ignores its input) then costs one image instead of ``N`` in the metrics: broadcast in
+    the perturbations, and one forward pass per distinct target for its score. The comparison is
+    on the bits, so the shortcut never changes a value (``-0.0`` and ``0.0`` differ).
+    """
+    if baselines.shape[0] is None or baselines.shape[0] <= 1:
+        return baselines
+    bits = tf.bitcast(tf.cast(baselines, tf.float32), tf.int32)
+    if bool(tf.reduce_all(tf.equal(bits, bits[:1]))):
+        return baselines[:1]
+    return baselines
+
+
 # --------------------------------------------------------------------------- FV baseline
 
 _FV_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -1,8 +1,12 @@
 """Fidelity metrics: Deletion, Insertion (causal curves) and MuFidelity, with Xplique's signatures.
 
 The kernels are vectorised: the (sample, step) or (sample, subset) pairs are flattened and run in
-chunks of ``batch_size`` forward passes; each chunk builds its perturbed images in one TF graph
-from the per-sample feature ranks (no per-sample Python loop, no copy of the dataset per step).
+chunks of ``batch_size`` forward passes; each chunk's perturbed images are built (one fused XLA
+pass, from per-pixel flip levels computed once per explanation) and scored in one compiled call,
+and nothing goes back to the host before the last chunk. The model is run only where the
+explanation matters: the scores of the inputs and of the baseline images (Deletion / Insertion
+end points) and of the random subsets (MuFidelity) are computed once per metric object and reused
+by every ``evaluate``.
 
 Refs. Petsiuk et al., *RISE: Randomized Input Sampling for Explanation of Black-box Models*
 (2018), https://arxiv.org/abs/1806.07421 (Deletion / Insertion); Bhatt et al., *Evaluating and
@@ -23,8 +27,8 @@ from tqdm.auto import tqdm
 
 from ..commons.operators import OperatorSignature
 from ..commons.validation import check_finite, check_positive_int, to_float_tensor
-from .base import ExplanationMetric
-from .baselines import compute_baselines
+from .base import BaseAttributionMetric, ExplanationMetric
+from .baselines import compute_baselines, shared_baseline
 from .stability.spearman import average_ranks
 
 # --------------------------------------------------------------------------- kernels
@@ -58,17 +62,56 @@ def patch_scores(explanations: tf.Tensor, patch_size: int) -> tf.Tensor:
     return patch_means(explanations[..., None], patch_size)[..., 0]
 
 
-def feature_ranks(scores: tf.Tensor) -> tf.Tensor:
-    """Rank of each feature by decreasing score, ``(N, F)`` int32 (0 = most important).
+def descending_order(scores: Any) -> np.ndarray:
+    """Feature indices of each sample by decreasing score, ``(N, F)``: Xplique's order.
 
     Ties are broken by the larger index first, as Xplique's ``np.argsort(x)[:, ::-1]`` does with a
     stable sort (numpy's default sort is not stable on long arrays: give tie-free explanations
-    when exact agreement with Xplique matters).
+    when exact agreement with Xplique matters). Each (score, index) pair is packed into one int64
+    key that sorts in that order (the float bits made monotone, then the index), so a plain sort
+    of the keys (no argsort, no stability needed) gives the order exactly.
     """
-    flat = tf.reshape(scores, (tf.shape(scores)[0], -1))
-    nb = flat.shape[1]
-    order = nb - 1 - tf.argsort(flat[:, ::-1], axis=1, direction="DESCENDING", stable=True)
-    return tf.argsort(order, axis=1, stable=True)
+    flat = np.asarray(scores, dtype=np.float32)
+    flat = flat.reshape(len(flat), -1) + np.float32(0.0)  # contiguous copy; -0.0 ties with 0.0
+    bits = flat.view(np.int32)
+    monotone = bits ^ ((bits >> 31) & np.int32(0x7FFFFFFF))  # float order as signed integers
+    reverse_index = np.arange(flat.shape[1] - 1, -1, -1, dtype=np.int64)
+    keys = np.sort(((~monotone).astype(np.int64) << 32) | reverse_index, axis=1)  # ascending
+    return flat.shape[1] - 1 - (keys & 0xFFFFFFFF)
+
+
+def _place(order: np.ndarray, values: np.ndarray, dtype: type) -> np.ndarray:
+    """``out[n, order[n, r]] = values[r]``: per-rank values written back at each feature."""
+    out = np.empty(order.shape, dtype)
+    np.put_along_axis(out, order, np.broadcast_to(values.astype(dtype), order.shape), axis=1)
+    return out
+
+
+def feature_ranks(scores: Any) -> tf.Tensor:
+    """Rank of each feature by decreasing score, ``(N, F)`` int32 (0 = most important).
+
+    Ties are broken as in :func:`descending_order` (Xplique's order).
+    """
+    order = descending_order(scores)
+    return tf.constant(_place(order, np.arange(order.shape[1]), np.int32))
+
+
+def flip_levels(scores: Any, points: np.ndarray) -> np.ndarray:
+    """Curve point from which each feature is flipped, ``(N, F)``.
+
+    ``points`` are the numbers of features flipped at the curve points, unique and ascending from
+    0; the feature of rank ``r`` (:func:`feature_ranks`) is flipped at point ``j`` iff
+    ``r < points[j]``, i.e. iff its level, the number of points ``<= r``, is ``<= j``. Levels
+    run from 1 to ``len(points)``: point 0 flips nothing, point ``len(points)`` everything.
+    uint8 when ``len(points) < 256`` (a quarter of the memory traffic of int32 ranks).
+    """
+    order = descending_order(scores)
+    level_of_rank = np.searchsorted(points, np.arange(order.shape[1]), side="right")
+    return _place(order, level_of_rank, _level_dtype(len(points)))
+
+
+def _level_dtype(nb_points: int) -> type:
+    return np.uint8 if nb_points <= np.iinfo(np.uint8).max else np.int32
 
 
 def causal_steps(nb_features: int, steps: int, max_percentage_perturbed: float) -> np.ndarray:
@@ -88,27 +131,93 @@ def trapezoid_auc(curve: np.ndarray) -> np.ndarray:
 def causal_perturb(
     inputs: tf.Tensor,
     baselines: tf.Tensor,
-    ranks: tf.Tensor,
-    pixel_to_feature: tf.Tensor,
+    levels: tf.Tensor,
     sample_ids: tf.Tensor,
-    baseline_ids: tf.Tensor,
-    nb_flipped: tf.Tensor,
+    points: tf.Tensor,
+    deletion: tf.Tensor,
     mask_shape: tuple,
-    deletion: bool,
 ) -> tf.Tensor:
-    """Images of the (sample, step) pairs: the ``nb_flipped`` top-ranked features of sample
-    ``sample_ids`` flipped to the baseline (deletion) or from it (insertion)."""
-    pixel_ranks = tf.gather(tf.gather(ranks, sample_ids), pixel_to_feature, axis=1)
-    flip = tf.reshape(pixel_ranks < nb_flipped[:, None], (-1, *mask_shape))
+    """Images of the (sample, curve point) pairs, XLA-compiled (one fused pass per batch).
+
+    The features of sample ``sample_ids`` with a level (:func:`flip_levels`, ``(N, pixels)``)
+    ``<= points`` are flipped to the baseline (``deletion``, a boolean tensor) or from it
+    (insertion): point 0 gives the start state, point ``max level`` the end state.
+    ``baselines`` is ``(N, ...)`` or a shared ``(1, ...)`` image (broadcast, never copied).
+    """
+    flip = tf.gather(levels, sample_ids) <= tf.cast(points, levels.dtype)[:, None]
+    to_baseline = tf.reshape(tf.not_equal(flip, tf.logical_not(deletion)), (-1, *mask_shape))
     x = tf.gather(inputs, sample_ids)
-    b = tf.gather(baselines, baseline_ids)
-    return tf.where(flip, b, x) if deletion else tf.where(flip, x, b)
+    b = baselines if baselines.shape[0] == 1 else tf.gather(baselines, sample_ids)
+    return tf.where(to_baseline, b, x)
+
+
+def padded_call(kernel: Callable, size: int | None, *ids: tf.Tensor) -> tf.Tensor:
+    """``kernel(*ids)[:len]`` with the id vectors zero-padded to ``size`` (when given), so an
+    XLA kernel compiles once for every batch (the last, smaller one included)."""
+    if size is None:
+        return kernel(*ids)
+    length = tf.shape(ids[0])[0]
+    padded = [tf.pad(i, [[0, size - length]]) for i in ids]
+    return kernel(*padded)[:length]
 
 
 def _chunks(total: int, size: int | None) -> Iterator[slice]:
     size = total if not size else size
     for start in range(0, total, size):
         yield slice(start, min(start + size, total))
+
+
+def distinct_targets(targets: tf.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """``(first, inverse)``: one sample per distinct target row (bitwise) and, for each sample,
+    the index of its target among them (``targets == targets[first][inverse]``)."""
+    flat = np.ascontiguousarray(np.asarray(targets, np.float32).reshape(len(targets), -1))
+    _, first, inverse = np.unique(
+        flat.view(np.int32), axis=0, return_index=True, return_inverse=True
+    )
+    return first.astype(np.int32), inverse.reshape(-1)
+
+
+class _PairScorer:
+    """Scores of (sample, perturbation) pairs: each batch's images are built and scored in one
+    compiled call, ``batch_size`` pairs at a time (memory bound), the scores kept as tensors
+    until the end (no host round-trip per batch).
+
+    ``perturb(sample_ids, perturbation_ids, *extra) -> images`` must be traceable; ``extra``
+    are tensors given at each call (e.g. the flip levels of an explanation), of the fixed
+    ``extra_specs``. Traced once per scorer (the batch size is left unknown).
+    """
+
+    def __init__(
+        self,
+        metric: BaseAttributionMetric,
+        perturb: Callable,
+        extra_specs: tuple[tf.TensorSpec, ...] = (),
+    ):
+        self.batch_size = metric.batch_size
+        self.verbose = bool(getattr(metric, "verbose", False))
+        self.name = type(metric).__name__
+        operator, model, targets = metric.operator, metric.scored_model, metric.targets
+        ids = tf.TensorSpec((None,), tf.int32)
+
+        @tf.function(input_signature=[ids, ids, *extra_specs])
+        def scores(sample_ids: tf.Tensor, perturbation_ids: tf.Tensor, *extra) -> tf.Tensor:
+            images = perturb(sample_ids, perturbation_ids, *extra)
+            return operator(model, images, tf.gather(targets, sample_ids))
+
+        self.scores = scores
+
+    def __call__(
+        self, sample_ids: np.ndarray, perturbation_ids: np.ndarray, *extra: tf.Tensor
+    ) -> np.ndarray:
+        """Scores of the pairs ``(sample_ids[p], perturbation_ids[p])``, ``(P,)`` float32."""
+        sample_ids = np.asarray(sample_ids, np.int32)
+        perturbation_ids = np.asarray(perturbation_ids, np.int32)
+        chunks = list(_chunks(len(sample_ids), self.batch_size))
+        out = [
+            self.scores(sample_ids[chunk], perturbation_ids[chunk], *extra)
+            for chunk in tqdm(chunks, disable=not self.verbose, desc=self.name)
+        ]
+        return tf.concat(out, 0).numpy() if out else np.zeros(0, np.float32)
 
 
 # --------------------------------------------------------------------------- causal fidelity
@@ -121,6 +230,13 @@ class CausalFidelity(ExplanationMetric):
     Deletion goes from the inputs to the baseline, Insertion from the baseline to the inputs.
     Same parameters, defaults and values as Xplique 2.0.2's ``CausalFidelity``, plus
     ``patch_size`` (super-pixel granularity) and ``verbose``.
+
+    The curve points where no feature or every feature is flipped (the inputs and the baseline
+    images) do not depend on the explanation: their scores are computed once per metric object
+    and reused by every ``evaluate`` (a metric usually scores many explainers); a baseline shared
+    by all inputs (a constant, by default) costs one forward pass per distinct target. Points
+    flipping the same number of features are computed once. The values are those of the full
+    computation (up to the float rounding of a different batch composition).
 
     Parameters
     ----------
@@ -207,29 +323,53 @@ class CausalFidelity(ExplanationMetric):
                 ids = _patch_ids(height, width, patch_size)
                 self.nb_features = math.ceil(height / patch_size) * math.ceil(width / patch_size)
             else:
-                ids = np.arange(height * width, dtype=np.int32)
+                ids = None
                 self.nb_features = height * width
             self._mask_shape = (height, width, 1)
         else:
             self.nb_features = int(np.prod(shape[1:]))
-            ids = np.arange(self.nb_features, dtype=np.int32)
+            ids = None
             self._mask_shape = shape[1:]
-        self._pixel_to_feature = tf.constant(ids)
+        self._pixel_to_feature = ids  # None: one feature per pixel
         self.steps_ = causal_steps(self.nb_features, steps, self.max_percentage_perturbed)
         self.steps = len(self.steps_) - 1
         self.max_nb_perturbed = int(self.steps_[-1])
+        # distinct curve points (numbers of features flipped) and the point of each step
+        self._points, self._point_of_step = np.unique(self.steps_, return_inverse=True)
         self._baselines: tf.Tensor | None = None
+        self._cache: dict[str, Any] = {}
 
     # -- state -------------------------------------------------------------------------------
 
     @property
     def baselines_(self) -> tf.Tensor:
-        """Baseline images, ``(N, ...)`` (``(1, ...)`` for a constant), computed once."""
+        """Baseline images, ``(N, ...)``, or ``(1, ...)`` when shared by all inputs (a constant,
+        or identical images), computed once."""
         if self._baselines is None:
-            self._baselines = compute_baselines(self.baseline_mode, self.inputs, self.model)
+            baselines = compute_baselines(self.baseline_mode, self.inputs, self.model)
+            self._baselines = shared_baseline(baselines)
         return self._baselines
 
-    def _ranks(self, explanations: Any) -> tf.Tensor:
+    def _state(self) -> dict[str, Any]:
+        """The compiled scorer and the cached explanation-independent scores (``"inputs"``,
+        ``"baselines"``: ``(N,)``), rebuilt if the baseline images are replaced."""
+        baselines = self.baselines_
+        if self._cache.get("baselines_") is not baselines:
+            self._cache = {"baselines_": baselines, "scorer": self._make_scorer(baselines)}
+        return self._cache
+
+    def _make_scorer(self, baselines: tf.Tensor) -> _PairScorer:
+        def perturb(sample_ids: tf.Tensor, points: tf.Tensor, levels: tf.Tensor) -> tf.Tensor:
+            return self._perturb(baselines, levels, sample_ids, points)
+
+        pixels = int(np.prod(self._mask_shape))
+        dtype = tf.as_dtype(_level_dtype(len(self._points)))
+        levels = tf.TensorSpec((self.inputs.shape[0], pixels), dtype)
+        return _PairScorer(self, perturb, (levels,))
+
+    def _levels(self, explanations: Any) -> tf.Tensor:
+        """Flip level of each pixel (entry) of each sample, ``(N, pixels)`` (see
+        :func:`flip_levels`)."""
         explanations = to_float_tensor(explanations, "explanations")
         if explanations.shape.rank == 0 or explanations.shape[0] != self.inputs.shape[0]:
             raise ValueError(
@@ -240,7 +380,10 @@ class CausalFidelity(ExplanationMetric):
         scores = reduce_explanations(explanations, tuple(self.inputs.shape))
         if self.patch_size:
             scores = patch_scores(scores, self.patch_size)
-        return feature_ranks(scores)
+        levels = flip_levels(scores.numpy(), self._points)
+        if self._pixel_to_feature is not None:
+            levels = np.take(levels, self._pixel_to_feature, axis=1)
+        return tf.constant(levels)
 
     # -- kernel ------------------------------------------------------------------------------
 
@@ -248,41 +391,83 @@ class CausalFidelity(ExplanationMetric):
         """Yield ``(flat pair ids, perturbed images)`` chunks along the curves.
 
         Pair ``p`` is sample ``p // (steps + 1)`` at step ``p % (steps + 1)``; each chunk holds at
-        most ``batch_size`` images. Used by the metrics and the baseline criteria.
+        most ``batch_size`` images. Used by the baseline criteria (the metrics themselves build
+        each batch next to its forward pass and skip the explanation-independent points).
         """
-        ranks = self._ranks(explanations)
+        levels = self._levels(explanations)
         baselines = self.baselines_
-        nb_points = len(self.steps_)
-        total = int(self.inputs.shape[0]) * nb_points
-        steps = tf.constant(self.steps_)
-        single = baselines.shape[0] == 1
-        chunks = list(_chunks(total, self.batch_size))
+        nb_steps = len(self.steps_)
+        chunks = list(_chunks(int(self.inputs.shape[0]) * nb_steps, self.batch_size))
         for chunk in tqdm(chunks, disable=not self.verbose, desc=type(self).__name__):
-            pairs = tf.range(chunk.start, chunk.stop, dtype=tf.int32)
-            sample_ids = pairs // nb_points
-            nb_flipped = tf.gather(steps, pairs % nb_points)
-            baseline_ids = tf.zeros_like(sample_ids) if single else sample_ids
-            images = causal_perturb(
-                self.inputs,
-                baselines,
-                ranks,
-                self._pixel_to_feature,
-                sample_ids,
-                baseline_ids,
-                nb_flipped,
-                self._mask_shape,
-                self.causal_mode == "deletion",
+            pairs = np.arange(chunk.start, chunk.stop)
+            sample_ids = tf.constant(pairs // nb_steps, tf.int32)
+            points = tf.constant(self._point_of_step[pairs % nb_steps], tf.int32)
+            yield pairs, self._perturb(baselines, levels, sample_ids, points)
+
+    def _perturb(
+        self, baselines: tf.Tensor, levels: tf.Tensor, sample_ids: tf.Tensor, points: tf.Tensor
+    ) -> tf.Tensor:
+        """Images of a batch of (sample, curve point) pairs (see :func:`causal_perturb`)."""
+        inputs, mask_shape = self.inputs, self._mask_shape
+        deletion = tf.constant(self.causal_mode == "deletion")
+
+        def kernel(sample_ids: tf.Tensor, points: tf.Tensor) -> tf.Tensor:
+            return causal_perturb(
+                inputs, baselines, levels, sample_ids, points, deletion, mask_shape
             )
-            yield pairs, images
+
+        return padded_call(kernel, self.batch_size, sample_ids, points)
+
+    def _fixed_requests(self, state: dict[str, Any]) -> dict[str, tuple]:
+        """Pairs still to score for the explanation-independent end points of the curve.
+
+        ``{"inputs" | "baselines": (sample ids, points, expansion)}``: the start point is always
+        on the curve, the end point (every feature flipped) only when all the features are
+        flipped at the last step. A shared baseline image is scored once per distinct target;
+        ``expansion`` maps those scores back to the samples (``None``: one pair per sample).
+        """
+        deletion = self.causal_mode == "deletion"
+        everything = len(self._points)  # the largest level: every feature flipped
+        needed = ["inputs" if deletion else "baselines"]
+        if self._points[-1] == self.nb_features:
+            needed.append("baselines" if deletion else "inputs")
+        n = int(self.inputs.shape[0])
+        requests = {}
+        for name in needed:
+            if name in state:
+                continue
+            point = 0 if (name == "inputs") == deletion else everything
+            samples, expansion = np.arange(n), None
+            if name == "baselines" and state["baselines_"].shape[0] == 1:
+                samples, expansion = distinct_targets(self.targets)
+            requests[name] = (samples, np.full(len(samples), point), expansion)
+        return requests
 
     def curves(self, explanations: Any) -> np.ndarray:
         """Score of every sample at every step: ``(N, steps + 1)``."""
-        nb_points = len(self.steps_)
-        scores = []
-        for pairs, images in self.perturbed_path(explanations):
-            targets = tf.gather(self.targets, pairs // nb_points)
-            scores.append(self.score_function(images, targets))
-        return tf.reshape(tf.concat(scores, 0), (-1, nb_points)).numpy()
+        levels = self._levels(explanations)
+        state = self._state()
+        n = int(self.inputs.shape[0])
+        points = self._points
+        inner = np.flatnonzero((points > 0) & (points < self.nb_features))
+        requests = self._fixed_requests(state)
+        requests["inner"] = (np.repeat(np.arange(n), len(inner)), np.tile(inner, n), None)
+        scores = state["scorer"](
+            np.concatenate([r[0] for r in requests.values()]),
+            np.concatenate([r[1] for r in requests.values()]),
+            levels,
+        )
+        offsets = np.cumsum([0] + [len(r[0]) for r in requests.values()])
+        for (name, (_, _, expansion)), start, stop in zip(requests.items(), offsets, offsets[1:]):
+            part = scores[start:stop]
+            state[name] = part if expansion is None else part[expansion]
+        table = np.empty((n, len(points)), np.float32)
+        table[:, inner] = state.pop("inner").reshape(n, len(inner))
+        deletion = self.causal_mode == "deletion"
+        table[:, 0] = state["inputs" if deletion else "baselines"]
+        if points[-1] == self.nb_features:
+            table[:, -1] = state["baselines" if deletion else "inputs"]
+        return table[:, self._point_of_step]
 
     # -- public API --------------------------------------------------------------------------
 
@@ -384,6 +569,21 @@ class Insertion(CausalFidelity):
 # --------------------------------------------------------------------------- MuFidelity
 
 
+@tf.function(reduce_retracing=True, jit_compile=True)
+def subset_perturb(
+    inputs: tf.Tensor,
+    baselines: tf.Tensor,
+    keep: tf.Tensor,
+    sample_ids: tf.Tensor,
+    subset_ids: tf.Tensor,
+) -> tf.Tensor:
+    """Images of the (sample, subset) pairs, XLA-compiled: the cells not kept (``keep``, boolean
+    masks ``(nb_subsets, H, W, 1)`` or of the samples' shape) set to the baseline."""
+    x = tf.gather(inputs, sample_ids)
+    b = baselines if baselines.shape[0] == 1 else tf.gather(baselines, sample_ids)
+    return tf.where(tf.gather(keep, subset_ids), x, b)
+
+
 @tf.function(reduce_retracing=True)
 def spearman_rows(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
     """Spearman correlation of each row of ``a`` with the same row of ``b``; 0 when a row is
@@ -473,31 +673,49 @@ class MuFidelity(ExplanationMetric):
         if len(shape) == 4:
             keep = tf.image.resize(keep, shape[1:3], method="nearest")
         self.subset_masks_ = keep  # 1 = kept, 0 = set to the baseline
-        self.base_scores_ = tf.concat(
-            [
-                self.score_function(self.inputs[s], self.targets[s])
-                for s in _chunks(shape[0], self.batch_size)
-            ],
-            axis=0,
-        )
-        self._perturb = self._make_perturb()
+        # the kernel's masks: the subsets, then "keep everything" (the inputs' own scores)
+        self._keep = tf.concat([keep > 0.5, tf.ones_like(keep[:1], tf.bool)], axis=0)
+        self._cache: dict[str, Any] = {}
 
     @property
     def baselines_(self) -> tf.Tensor:
-        """Baseline images, ``(N, ...)`` (``(1, ...)`` for a constant), computed once."""
+        """Baseline images, ``(N, ...)``, or ``(1, ...)`` when shared by all inputs (a constant,
+        or identical images), computed once."""
         if self._baselines is None:
-            self._baselines = compute_baselines(self.baseline_mode, self.inputs, self.model)
+            baselines = compute_baselines(self.baseline_mode, self.inputs, self.model)
+            self._baselines = shared_baseline(baselines)
         return self._baselines
 
-    def _make_perturb(self) -> Callable:
-        @tf.function(reduce_retracing=True)
-        def perturb(inputs, baselines, masks, sample_ids, baseline_ids, subset_ids):
-            keep = tf.gather(masks, subset_ids)
-            x = tf.gather(inputs, sample_ids)
-            b = tf.gather(baselines, baseline_ids)
-            return x * keep + (1.0 - keep) * b
+    def _scores(self) -> tf.Tensor:
+        """Scores of every input with each subset removed, then with nothing removed,
+        ``(N, nb_samples + 1)``: independent of the explanations, computed once (and again
+        only if the baseline images are replaced)."""
+        baselines = self.baselines_
+        if self._cache.get("baselines_") is not baselines:
+            inputs, keep, batch_size = self.inputs, self._keep, self.batch_size
 
-        return perturb
+            def perturb(sample_ids: tf.Tensor, subset_ids: tf.Tensor) -> tf.Tensor:
+                def kernel(sample_ids: tf.Tensor, subset_ids: tf.Tensor) -> tf.Tensor:
+                    return subset_perturb(inputs, baselines, keep, sample_ids, subset_ids)
+
+                return padded_call(kernel, batch_size, sample_ids, subset_ids)
+
+            n, nb_masks = int(inputs.shape[0]), self.nb_samples + 1
+            scores = _PairScorer(self, perturb)(
+                np.repeat(np.arange(n), nb_masks), np.tile(np.arange(nb_masks), n)
+            )
+            self._cache = {"baselines_": baselines, "scores": tf.reshape(scores, (n, nb_masks))}
+        return self._cache["scores"]
+
+    @property
+    def base_scores_(self) -> tf.Tensor:
+        """Scores of the unperturbed inputs, ``(N,)``."""
+        return self._scores()[:, -1]
+
+    @property
+    def perturbed_scores_(self) -> tf.Tensor:
+        """Scores of the inputs with each subset set to the baseline, ``(N, nb_samples)``."""
+        return self._scores()[:, :-1]
 
     def _removed_attributions(self, explanations: tf.Tensor) -> tf.Tensor:
         """Sum of the explanation over each removed subset, ``(N, nb_samples)``."""
@@ -534,25 +752,7 @@ class MuFidelity(ExplanationMetric):
             )
         check_finite(explanations, "explanations")
         attributions = self._removed_attributions(explanations)
-        baselines = self.baselines_
-        single = baselines.shape[0] == 1
-        scores = []
-        chunks = list(_chunks(n * self.nb_samples, self.batch_size))
-        for chunk in tqdm(chunks, disable=not self.verbose, desc="MuFidelity"):
-            pairs = tf.range(chunk.start, chunk.stop, dtype=tf.int32)
-            sample_ids = pairs // self.nb_samples
-            baseline_ids = tf.zeros_like(sample_ids) if single else sample_ids
-            images = self._perturb(
-                self.inputs,
-                baselines,
-                self.subset_masks_,
-                sample_ids,
-                baseline_ids,
-                pairs % self.nb_samples,
-            )
-            scores.append(self.score_function(images, tf.gather(self.targets, sample_ids)))
-        perturbed = tf.reshape(tf.concat(scores, 0), (n, self.nb_samples))
-        drops = self.base_scores_[:, None] - perturbed
+        drops = self.base_scores_[:, None] - self.perturbed_scores_
         rows = _chunks(n, max(1, 4096 // self.nb_samples))
         return np.concatenate(
             [spearman_rows(drops[s], attributions[s]).numpy() for s in rows], axis=0
