@@ -22,7 +22,9 @@ from xplique_lens.metrics.stability import (
     make_folds,
     pairwise_spearman_distances,
     reco_score,
+    spearman,
 )
+from xplique_lens.metrics.stability.spearman import flatten_explanations
 
 K, N, C = 4, 42, 3  # N not a multiple of K on purpose
 
@@ -30,18 +32,47 @@ K, N, C = 4, 42, 3  # N not a multiple of K on purpose
 # --- kernels ---------------------------------------------------------------------------------
 
 
-def test_average_ranks_match_scipy_with_ties(rng):
-    values = rng.integers(0, 6, size=(5, 40)).astype(np.float32)
-    np.testing.assert_array_equal(
-        average_ranks(tf.constant(values)).numpy(), rankdata(values, axis=-1)
-    )
+@pytest.fixture(params=["numpy", "tensorflow"])
+def backend(request, monkeypatch):
+    """Run a test with the NumPy (CPU) kernel, then with the TensorFlow (GPU) one forced."""
+    monkeypatch.setattr(spearman, "use_numpy_ranks", lambda: request.param == "numpy")
+    return request.param
 
 
-def test_pairwise_spearman_distances_match_scipy(rng):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.float16])
+def test_average_ranks_match_scipy_with_ties(rng, backend, dtype):
+    values = rng.integers(-3, 4, size=(3, 5, 40)).astype(dtype)
+    values[0, 0] = 2  # one constant row
+    if dtype != np.int32:
+        values[1, 1, :10] = -0.0  # -0.0 ties with 0.0
+    ranks = average_ranks(tf.constant(values))
+    assert ranks.dtype == tf.float64
+    np.testing.assert_array_equal(ranks.numpy(), rankdata(values, axis=-1))
+
+
+def test_average_ranks_inside_a_tf_function(rng, backend):
+    values = rng.normal(size=(4, 9)).astype(np.float32)
+    values[:, 3] = values[:, 5]
+    ranks = tf.function(average_ranks)(tf.constant(values))
+    np.testing.assert_array_equal(ranks.numpy(), rankdata(values, axis=-1))
+
+
+def test_ranks_over_many_blocks_and_threads(rng, monkeypatch):
+    monkeypatch.setattr(spearman, "_BLOCK_ELEMENTS", 64)  # a few rows per block, last partial
+    values = np.round(rng.normal(size=(4, 21, 30)), 1).astype(np.float32)  # ties
+    np.testing.assert_array_equal(average_ranks(values).numpy(), rankdata(values, axis=-1))
+    distances = pairwise_spearman_distances(values).numpy()
+    monkeypatch.setattr(spearman, "_BLOCK_ELEMENTS", 2**18)
+    np.testing.assert_allclose(distances, pairwise_spearman_distances(values), atol=1e-15)
+
+
+def test_pairwise_spearman_distances_match_scipy(rng, backend):
     explanations = rng.integers(0, 5, size=(3, 6, 30)).astype(np.float32)  # many ties
+    explanations[:, 5] = rng.normal(size=(3, 30))  # no tie at all
     explanations[1, 2] = 7.0  # a constant explanation: correlation undefined
     explanations[2, 4] = -explanations[0, 4]  # rho = -1: distance 0
     distances = pairwise_spearman_distances(tf.constant(explanations)).numpy()
+    assert distances.shape == (3, 3, 6)
     for i in range(3):
         for j in range(3):
             for n in range(6):
@@ -51,6 +82,16 @@ def test_pairwise_spearman_distances_match_scipy(rng):
                 else:
                     assert distances[i, j, n] == pytest.approx(expected, abs=1e-7)
     assert distances[0, 2, 4] == pytest.approx(0.0, abs=1e-7)
+
+
+def test_flatten_explanations_averages_channels_and_zeroes_nan():
+    explanations = np.arange(2 * 3 * 2 * 2, dtype=np.float32).reshape(2, 3, 2, 2)
+    explanations[1, 0, 1, 0] = np.nan
+    flat = flatten_explanations(tf.constant(explanations), sample_rank=3).numpy()
+    expected = np.nan_to_num(explanations.mean(-1)).reshape(2, 6)
+    np.testing.assert_array_equal(flat, expected)
+    one_channel = flatten_explanations(tf.constant(explanations[..., :1]), 3).numpy()
+    np.testing.assert_array_equal(one_channel, np.nan_to_num(explanations[..., 0]).reshape(2, 6))
 
 
 def test_reco_analytic_cases():
@@ -92,7 +133,7 @@ def _planted_problem(rng):
 
 
 @pytest.mark.parametrize("shuffle", [True, False])
-def test_mege_and_reco_equal_brute_force(rng, shuffle):
+def test_mege_and_reco_equal_brute_force(rng, shuffle, backend):
     inputs, labels, predictions, models = _planted_problem(rng)
     explanations = rng.integers(0, 4, size=(K, N, 5, 5, 2)).astype(np.float32)  # ties
     explanations[2, 10] = 1.0  # constant: dropped
