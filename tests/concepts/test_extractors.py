@@ -35,6 +35,14 @@ def test_nmf_is_deterministic(features_activations):
     np.testing.assert_array_equal(w1, w2)
 
 
+def test_nmf_refit_encodes_with_the_new_components(rng):
+    first, second = rng.random((50, 8)), rng.random((50, 8)) ** 3
+    nmf = NMF(3)
+    nmf.fit(first.astype(np.float32)).transform(first.astype(np.float32))
+    codes = nmf.fit_transform(second.astype(np.float32))
+    np.testing.assert_allclose(nmf.transform(second.astype(np.float32)), codes, atol=5e-3)
+
+
 def test_nnls_satisfies_kkt(rng):
     w = rng.random((6, 30)).astype(np.float32)
     a = rng.random((50, 30)).astype(np.float32)

@@ -218,6 +218,7 @@ class NMF(BaseConceptExtractor):
             tf.constant(self.check_every),
         )
         self.components_ = components.numpy()
+        self.__dict__.pop("_encoder", None)  # the NNLS encoder holds the previous components
         self.n_iter_ = int(n_iter)
         self.reconstruction_err_ = float(np.sqrt(float(err)))
         self.n_features_in_ = int(matrix.shape[1])
