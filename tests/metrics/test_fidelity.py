@@ -427,3 +427,57 @@ def test_distinct_targets_roundtrip():
     first, inverse = distinct_targets(tf.constant(targets))
     assert len(first) == 3
     np.testing.assert_array_equal(targets[first][inverse], targets)
+
+
+def test_compiled_scorers_are_shared_and_do_not_keep_models_alive(linear):
+    import gc
+    import weakref
+
+    import keras
+
+    from xplique_lens.metrics import fidelity
+
+    _, x, labels, w = linear
+    model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Flatten()])
+    model.add(keras.layers.Dense(2, use_bias=False))
+    model.layers[-1].set_weights([w])
+    phi = np.random.default_rng(5).normal(size=x.shape).astype("float32")
+    deletion = Deletion(model, x, labels)
+    value = deletion.evaluate(phi)
+    MuFidelity(model, x, labels, nb_samples=4).evaluate(phi)
+    insertion = Insertion(model, x, labels)
+    insertion.evaluate(phi)
+    assert len(fidelity._COMPILED[model]) == 2  # Deletion and Insertion share one function
+    alive = weakref.ref(model)
+    del model, deletion, insertion
+    gc.collect()
+    assert alive() is None
+    assert value == pytest.approx(Deletion(linear[0], x, labels).evaluate(phi), abs=1e-6)
+
+
+class _SlotModel:
+    """A model that cannot be weakly referenced (no ``__weakref__`` slot)."""
+
+    __slots__ = ("weights",)
+
+    def __init__(self, weights):
+        self.weights = tf.constant(weights)
+
+    def __call__(self, inputs):
+        return tf.reshape(inputs, (tf.shape(inputs)[0], -1)) @ self.weights
+
+
+def test_models_without_weak_references_and_unhashable_operators_work(linear):
+    model, x, labels, w = linear
+    phi = np.random.default_rng(6).normal(size=x.shape).astype("float32")
+    expected = Deletion(model, x, labels).evaluate(phi)
+    assert Deletion(_SlotModel(w), x, labels).evaluate(phi) == pytest.approx(expected, abs=1e-6)
+
+    class Operator:
+        __hash__ = None
+
+        def __call__(self, f, inputs, targets):
+            return tf.reduce_sum(f(inputs) * targets, axis=-1)
+
+    value = Deletion(model, x, labels, operator=Operator()).evaluate(phi)
+    assert value == pytest.approx(expected, abs=1e-6)

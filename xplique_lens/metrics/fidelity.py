@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from ..commons.operators import OperatorSignature
+from ..commons.operators import OperatorSignature, with_activation
 from ..commons.validation import check_finite, check_positive_int, to_float_tensor
 from .base import BaseAttributionMetric, ExplanationMetric
 from .baselines import compute_baselines, shared_baseline
@@ -132,10 +133,10 @@ def causal_perturb(
     inputs: tf.Tensor,
     baselines: tf.Tensor,
     levels: tf.Tensor,
-    sample_ids: tf.Tensor,
-    points: tf.Tensor,
     deletion: tf.Tensor,
     mask_shape: tuple,
+    sample_ids: tf.Tensor,
+    points: tf.Tensor,
 ) -> tf.Tensor:
     """Images of the (sample, curve point) pairs, XLA-compiled (one fused pass per batch).
 
@@ -177,47 +178,81 @@ def distinct_targets(targets: tf.Tensor) -> tuple[np.ndarray, np.ndarray]:
     return first.astype(np.int32), inverse.reshape(-1)
 
 
-class _PairScorer:
-    """Scores of (sample, perturbation) pairs: each batch's images are built and scored in one
-    compiled call, ``batch_size`` pairs at a time (memory bound), the scores kept as tensors
-    until the end (no host round-trip per batch).
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
-    ``perturb(sample_ids, perturbation_ids, *extra) -> images`` must be traceable; ``extra``
-    are tensors given at each call (e.g. the flip levels of an explanation), of the fixed
-    ``extra_specs``. Traced once per scorer (the batch size is left unknown).
+
+def compiled_pair_scores(
+    model: Callable,
+    operator: OperatorSignature,
+    activation: str | None,
+    kernel: Callable,
+    batch_size: int | None,
+) -> Callable:
+    """The compiled ``(targets, sample_ids, perturbation_ids, *kernel_args) -> scores``.
+
+    Each call builds a batch of images with ``kernel(*kernel_args, sample_ids, perturbation_ids)``
+    (padded to ``batch_size`` for XLA, see :func:`padded_call`) and scores them against
+    ``targets[sample_ids]``, in one graph. Shared by every metric of the same model, operator,
+    activation, kernel and batch size (held weakly by the model): the model is traced once per
+    process and input shapes, not once per metric object.
     """
+    try:
+        per_model = _COMPILED.setdefault(model, {})
+        key = (operator, activation, kernel, batch_size)
+        cached = per_model.get(key)
+    except TypeError:  # a model that cannot be weakly referenced, an unhashable operator
+        per_model, key, cached = None, None, None
+    if cached is not None:
+        return cached
+    model_ref = weakref.ref(model) if per_model is not None else (lambda: model)
 
-    def __init__(
-        self,
-        metric: BaseAttributionMetric,
-        perturb: Callable,
-        extra_specs: tuple[tf.TensorSpec, ...] = (),
-    ):
-        self.batch_size = metric.batch_size
-        self.verbose = bool(getattr(metric, "verbose", False))
-        self.name = type(metric).__name__
-        operator, model, targets = metric.operator, metric.scored_model, metric.targets
-        ids = tf.TensorSpec((None,), tf.int32)
+    @tf.function(reduce_retracing=True)
+    def scores(
+        targets: tf.Tensor, sample_ids: tf.Tensor, perturbation_ids: tf.Tensor, *kernel_args
+    ) -> tf.Tensor:
+        def perturb(sample_ids: tf.Tensor, perturbation_ids: tf.Tensor) -> tf.Tensor:
+            return kernel(*kernel_args, sample_ids, perturbation_ids)
 
-        @tf.function(input_signature=[ids, ids, *extra_specs])
-        def scores(sample_ids: tf.Tensor, perturbation_ids: tf.Tensor, *extra) -> tf.Tensor:
-            images = perturb(sample_ids, perturbation_ids, *extra)
-            return operator(model, images, tf.gather(targets, sample_ids))
+        images = padded_call(perturb, batch_size, sample_ids, perturbation_ids)
+        scored_model = with_activation(model_ref(), activation)
+        return operator(scored_model, images, tf.gather(targets, sample_ids))
 
-        self.scores = scores
+    if per_model is not None:
+        per_model[key] = scores
+    return scores
 
-    def __call__(
-        self, sample_ids: np.ndarray, perturbation_ids: np.ndarray, *extra: tf.Tensor
-    ) -> np.ndarray:
-        """Scores of the pairs ``(sample_ids[p], perturbation_ids[p])``, ``(P,)`` float32."""
-        sample_ids = np.asarray(sample_ids, np.int32)
-        perturbation_ids = np.asarray(perturbation_ids, np.int32)
-        chunks = list(_chunks(len(sample_ids), self.batch_size))
-        out = [
-            self.scores(sample_ids[chunk], perturbation_ids[chunk], *extra)
-            for chunk in tqdm(chunks, disable=not self.verbose, desc=self.name)
-        ]
-        return tf.concat(out, 0).numpy() if out else np.zeros(0, np.float32)
+
+def _spec(value: Any) -> Any:
+    return tf.TensorSpec(value.shape, value.dtype) if isinstance(value, tf.Tensor) else value
+
+
+def score_pairs(
+    metric: BaseAttributionMetric,
+    kernel: Callable,
+    kernel_args: tuple,
+    sample_ids: np.ndarray,
+    perturbation_ids: np.ndarray,
+) -> np.ndarray:
+    """Scores of the (sample, perturbation) pairs, ``(P,)`` float32, ``batch_size`` at a time.
+
+    Each batch's images are built by ``kernel`` and scored in one compiled call
+    (:func:`compiled_pair_scores`); the scores stay tensors until the last batch (no host
+    round-trip per batch). The compiled function is traced with an unknown batch size, once.
+    """
+    scores = compiled_pair_scores(
+        metric.model, metric.operator, metric.activation, kernel, metric.batch_size
+    )
+    ids = tf.TensorSpec((None,), tf.int32)
+    scores.get_concrete_function(_spec(metric.targets), ids, ids, *map(_spec, kernel_args))
+    sample_ids = np.asarray(sample_ids, np.int32)
+    perturbation_ids = np.asarray(perturbation_ids, np.int32)
+    chunks = list(_chunks(len(sample_ids), metric.batch_size))
+    verbose = bool(getattr(metric, "verbose", False))
+    out = [
+        scores(metric.targets, sample_ids[chunk], perturbation_ids[chunk], *kernel_args)
+        for chunk in tqdm(chunks, disable=not verbose, desc=type(metric).__name__)
+    ]
+    return tf.concat(out, 0).numpy() if out else np.zeros(0, np.float32)
 
 
 # --------------------------------------------------------------------------- causal fidelity
@@ -351,21 +386,17 @@ class CausalFidelity(ExplanationMetric):
         return self._baselines
 
     def _state(self) -> dict[str, Any]:
-        """The compiled scorer and the cached explanation-independent scores (``"inputs"``,
-        ``"baselines"``: ``(N,)``), rebuilt if the baseline images are replaced."""
+        """The cached explanation-independent scores (``"inputs"``, ``"baselines"``: ``(N,)``),
+        forgotten if the baseline images are replaced."""
         baselines = self.baselines_
         if self._cache.get("baselines_") is not baselines:
-            self._cache = {"baselines_": baselines, "scorer": self._make_scorer(baselines)}
+            self._cache = {"baselines_": baselines}
         return self._cache
 
-    def _make_scorer(self, baselines: tf.Tensor) -> _PairScorer:
-        def perturb(sample_ids: tf.Tensor, points: tf.Tensor, levels: tf.Tensor) -> tf.Tensor:
-            return self._perturb(baselines, levels, sample_ids, points)
-
-        pixels = int(np.prod(self._mask_shape))
-        dtype = tf.as_dtype(_level_dtype(len(self._points)))
-        levels = tf.TensorSpec((self.inputs.shape[0], pixels), dtype)
-        return _PairScorer(self, perturb, (levels,))
+    def _kernel_args(self, baselines: tf.Tensor, levels: tf.Tensor) -> tuple:
+        """The leading arguments of :func:`causal_perturb` (all but the pair ids)."""
+        deletion = tf.constant(self.causal_mode == "deletion")
+        return (self.inputs, baselines, levels, deletion, self._mask_shape)
 
     def _levels(self, explanations: Any) -> tf.Tensor:
         """Flip level of each pixel (entry) of each sample, ``(N, pixels)`` (see
@@ -394,29 +425,18 @@ class CausalFidelity(ExplanationMetric):
         most ``batch_size`` images. Used by the baseline criteria (the metrics themselves build
         each batch next to its forward pass and skip the explanation-independent points).
         """
-        levels = self._levels(explanations)
-        baselines = self.baselines_
+        args = self._kernel_args(self.baselines_, self._levels(explanations))
+
+        def kernel(sample_ids: tf.Tensor, points: tf.Tensor) -> tf.Tensor:
+            return causal_perturb(*args, sample_ids, points)
+
         nb_steps = len(self.steps_)
         chunks = list(_chunks(int(self.inputs.shape[0]) * nb_steps, self.batch_size))
         for chunk in tqdm(chunks, disable=not self.verbose, desc=type(self).__name__):
             pairs = np.arange(chunk.start, chunk.stop)
             sample_ids = tf.constant(pairs // nb_steps, tf.int32)
             points = tf.constant(self._point_of_step[pairs % nb_steps], tf.int32)
-            yield pairs, self._perturb(baselines, levels, sample_ids, points)
-
-    def _perturb(
-        self, baselines: tf.Tensor, levels: tf.Tensor, sample_ids: tf.Tensor, points: tf.Tensor
-    ) -> tf.Tensor:
-        """Images of a batch of (sample, curve point) pairs (see :func:`causal_perturb`)."""
-        inputs, mask_shape = self.inputs, self._mask_shape
-        deletion = tf.constant(self.causal_mode == "deletion")
-
-        def kernel(sample_ids: tf.Tensor, points: tf.Tensor) -> tf.Tensor:
-            return causal_perturb(
-                inputs, baselines, levels, sample_ids, points, deletion, mask_shape
-            )
-
-        return padded_call(kernel, self.batch_size, sample_ids, points)
+            yield pairs, padded_call(kernel, self.batch_size, sample_ids, points)
 
     def _fixed_requests(self, state: dict[str, Any]) -> dict[str, tuple]:
         """Pairs still to score for the explanation-independent end points of the curve.
@@ -452,10 +472,12 @@ class CausalFidelity(ExplanationMetric):
         inner = np.flatnonzero((points > 0) & (points < self.nb_features))
         requests = self._fixed_requests(state)
         requests["inner"] = (np.repeat(np.arange(n), len(inner)), np.tile(inner, n), None)
-        scores = state["scorer"](
+        scores = score_pairs(
+            self,
+            causal_perturb,
+            self._kernel_args(state["baselines_"], levels),
             np.concatenate([r[0] for r in requests.values()]),
             np.concatenate([r[1] for r in requests.values()]),
-            levels,
         )
         offsets = np.cumsum([0] + [len(r[0]) for r in requests.values()])
         for (name, (_, _, expansion)), start, stop in zip(requests.items(), offsets, offsets[1:]):
@@ -692,17 +714,13 @@ class MuFidelity(ExplanationMetric):
         only if the baseline images are replaced)."""
         baselines = self.baselines_
         if self._cache.get("baselines_") is not baselines:
-            inputs, keep, batch_size = self.inputs, self._keep, self.batch_size
-
-            def perturb(sample_ids: tf.Tensor, subset_ids: tf.Tensor) -> tf.Tensor:
-                def kernel(sample_ids: tf.Tensor, subset_ids: tf.Tensor) -> tf.Tensor:
-                    return subset_perturb(inputs, baselines, keep, sample_ids, subset_ids)
-
-                return padded_call(kernel, batch_size, sample_ids, subset_ids)
-
-            n, nb_masks = int(inputs.shape[0]), self.nb_samples + 1
-            scores = _PairScorer(self, perturb)(
-                np.repeat(np.arange(n), nb_masks), np.tile(np.arange(nb_masks), n)
+            n, nb_masks = int(self.inputs.shape[0]), self.nb_samples + 1
+            scores = score_pairs(
+                self,
+                subset_perturb,
+                (self.inputs, baselines, self._keep),
+                np.repeat(np.arange(n), nb_masks),
+                np.tile(np.arange(nb_masks), n),
             )
             self._cache = {"baselines_": baselines, "scores": tf.reshape(scores, (n, nb_masks))}
         return self._cache["scores"]
