@@ -481,3 +481,49 @@ def test_models_without_weak_references_and_unhashable_operators_work(linear):
 
     value = Deletion(model, x, labels, operator=Operator()).evaluate(phi)
     assert value == pytest.approx(expected, abs=1e-6)
+
+
+def test_flip_levels_follow_the_ranks():
+    from xplique_lens.metrics.fidelity import flip_levels
+
+    scores = np.random.default_rng(7).normal(size=(3, 300)).astype("float32")
+    ranks = feature_ranks(scores).numpy()
+    for points in (np.array([0, 30, 150, 300]), np.arange(0, 300)):  # uint8, then int32
+        levels = flip_levels(scores, points)
+        assert levels.dtype == (np.uint8 if len(points) < 256 else np.int32)
+        np.testing.assert_array_equal(levels, np.searchsorted(points, ranks, side="right"))
+
+
+def test_one_step_per_feature_closed_form_on_256_features():
+    """steps=-1 on 16x16 images: 257 curve points (int32 levels), every one checked."""
+    rng = np.random.default_rng(8)
+    weights = rng.normal(size=(256, 2)).astype("float32")
+    model = keras.Sequential([keras.Input((16, 16, 1)), keras.layers.Flatten()])
+    model.add(keras.layers.Dense(2, use_bias=False))
+    model.layers[-1].set_weights([weights])
+    x = rng.uniform(size=(3, 16, 16, 1)).astype("float32")
+    labels = np.array([1, 0, 1])
+    contrib = _contributions(x, labels, weights)
+    curves = Deletion(model, x, labels, steps=-1).curves(contrib.reshape(x.shape))
+    ordered = -np.sort(-contrib, axis=1)
+    expected = contrib.sum(1, keepdims=True) - np.concatenate(
+        [np.zeros((3, 1)), np.cumsum(ordered, axis=1)], axis=1
+    )
+    np.testing.assert_allclose(curves, expected, atol=1e-4)
+
+
+def test_tabular_inputs(linear):
+    """(N, D) samples: every entry is a feature, for the curves and for MuFidelity."""
+    _, x, labels, w = linear
+    model = keras.Sequential([keras.Input((36,)), keras.layers.Dense(2, use_bias=False)])
+    model.layers[-1].set_weights([w])
+    flat = x.reshape(len(x), -1)
+    contrib = _contributions(x, labels, w)
+    curves = Deletion(model, flat, labels, steps=4).curves(contrib)
+    ordered = -np.sort(-contrib, axis=1)
+    expected = contrib.sum(1, keepdims=True) - np.stack(
+        [ordered[:, :k].sum(1) for k in (0, 9, 18, 27, 36)], axis=1
+    )
+    np.testing.assert_allclose(curves, expected, atol=1e-4)
+    metric = MuFidelity(model, flat, labels, nb_samples=16)
+    np.testing.assert_allclose(metric.detailed_evaluate(contrib), 1.0, atol=1e-6)

@@ -438,23 +438,27 @@ class CausalFidelity(ExplanationMetric):
             points = tf.constant(self._point_of_step[pairs % nb_steps], tf.int32)
             yield pairs, padded_call(kernel, self.batch_size, sample_ids, points)
 
+    def _end_points(self) -> tuple[str, str | None]:
+        """What the curve starts from (no feature flipped) and ends on (every feature flipped;
+        ``None`` when the last step flips fewer): ``"inputs"`` or ``"baselines"``."""
+        start, end = ("inputs", "baselines")
+        if self.causal_mode != "deletion":
+            start, end = end, start
+        return start, (end if self._points[-1] == self.nb_features else None)
+
     def _fixed_requests(self, state: dict[str, Any]) -> dict[str, tuple]:
         """Pairs still to score for the explanation-independent end points of the curve.
 
-        ``{"inputs" | "baselines": (sample ids, points, expansion)}``: the start point is always
-        on the curve, the end point (every feature flipped) only when all the features are
-        flipped at the last step. A shared baseline image is scored once per distinct target;
-        ``expansion`` maps those scores back to the samples (``None``: one pair per sample).
+        ``{"inputs" | "baselines": (sample ids, points, expansion)}``. A shared baseline image is
+        scored once per distinct target; ``expansion`` maps those scores back to the samples
+        (``None``: one pair per sample).
         """
         deletion = self.causal_mode == "deletion"
         everything = len(self._points)  # the largest level: every feature flipped
-        needed = ["inputs" if deletion else "baselines"]
-        if self._points[-1] == self.nb_features:
-            needed.append("baselines" if deletion else "inputs")
         n = int(self.inputs.shape[0])
         requests = {}
-        for name in needed:
-            if name in state:
+        for name in self._end_points():
+            if name is None or name in state:
                 continue
             point = 0 if (name == "inputs") == deletion else everything
             samples, expansion = np.arange(n), None
@@ -467,8 +471,7 @@ class CausalFidelity(ExplanationMetric):
         """Score of every sample at every step: ``(N, steps + 1)``."""
         levels = self._levels(explanations)
         state = self._state()
-        n = int(self.inputs.shape[0])
-        points = self._points
+        n, points = int(self.inputs.shape[0]), self._points
         inner = np.flatnonzero((points > 0) & (points < self.nb_features))
         requests = self._fixed_requests(state)
         requests["inner"] = (np.repeat(np.arange(n), len(inner)), np.tile(inner, n), None)
@@ -476,19 +479,19 @@ class CausalFidelity(ExplanationMetric):
             self,
             causal_perturb,
             self._kernel_args(state["baselines_"], levels),
-            np.concatenate([r[0] for r in requests.values()]),
-            np.concatenate([r[1] for r in requests.values()]),
+            np.concatenate([samples for samples, _, _ in requests.values()]),
+            np.concatenate([pts for _, pts, _ in requests.values()]),
         )
-        offsets = np.cumsum([0] + [len(r[0]) for r in requests.values()])
-        for (name, (_, _, expansion)), start, stop in zip(requests.items(), offsets, offsets[1:]):
-            part = scores[start:stop]
-            state[name] = part if expansion is None else part[expansion]
+        parts = np.split(scores, np.cumsum([len(r[0]) for r in requests.values()])[:-1])
+        for (name, (_, _, expansion)), part in zip(requests.items(), parts):
+            if name != "inner":
+                state[name] = part if expansion is None else part[expansion]
         table = np.empty((n, len(points)), np.float32)
-        table[:, inner] = state.pop("inner").reshape(n, len(inner))
-        deletion = self.causal_mode == "deletion"
-        table[:, 0] = state["inputs" if deletion else "baselines"]
-        if points[-1] == self.nb_features:
-            table[:, -1] = state["baselines" if deletion else "inputs"]
+        table[:, inner] = parts[-1].reshape(n, len(inner))
+        start, end = self._end_points()
+        table[:, 0] = state[start]
+        if end is not None:
+            table[:, -1] = state[end]
         return table[:, self._point_of_step]
 
     # -- public API --------------------------------------------------------------------------
