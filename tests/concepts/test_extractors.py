@@ -5,6 +5,7 @@ from sklearn.decomposition import NMF as SkNMF
 
 from xplique_lens.concepts import ICA, NMF, PCA, KMeans, NotFittedError, SparseCoding
 from xplique_lens.concepts.extractors import nnls_hals, nnls_jacobian
+from xplique_lens.concepts.extractors.nnls import make_differentiable_nnls
 
 
 def test_nmf_recovers_an_exact_low_rank_factorisation(rng):
@@ -53,18 +54,33 @@ def test_nnls_satisfies_kkt(rng):
     assert np.abs(u * grad).max() < 1e-3  # complementary slackness
 
 
-def test_nnls_implicit_jacobian_matches_finite_differences_and_euler(rng):
-    w = rng.random((5, 12)).astype(np.float32)
+@pytest.mark.parametrize("row_scales", [None, (1e-1, 1.0, 1e2, 1e4, 1e6)])
+def test_nnls_implicit_jacobian_matches_finite_differences_and_euler(rng, row_scales):
+    """Also with concept rows whose norms span 7 orders of magnitude, as HALS returns them."""
+    scales = np.ones(5) if row_scales is None else np.asarray(row_scales)
+    w = (rng.random((5, 12)) * scales[:, None]).astype(np.float32)
     a = rng.random((8, 12)).astype(np.float32)
     solve = lambda x: nnls_hals(tf.constant(x), tf.constant(w), 5000, 1e-12).numpy()  # noqa: E731
     u = solve(a)
     jac = nnls_jacobian(tf.constant(u), tf.constant(w)).numpy()  # (n, r, p)
+    # compare codes in the unit-row basis (u_k ||w_k||), where all concepts have one scale
+    norms = np.linalg.norm(w, axis=1)
     # Euler: the code is positively homogeneous, so J a = u
-    np.testing.assert_allclose(np.einsum("nrp,np->nr", jac, a), u, atol=1e-3)
+    np.testing.assert_allclose(np.einsum("nrp,np->nr", jac, a) * norms, u * norms, atol=2e-3)
     eps = 1e-3
     direction = rng.normal(size=a.shape).astype(np.float32)
     numeric = (solve(a + eps * direction) - solve(a - eps * direction)) / (2 * eps)
-    np.testing.assert_allclose(np.einsum("nrp,np->nr", jac, direction), numeric, atol=2e-2)
+    analytic = np.einsum("nrp,np->nr", jac, direction)
+    np.testing.assert_allclose(analytic * norms, numeric * norms, atol=2e-2)
+    # the gradient of the differentiable encoder is the same Jacobian (vector-Jacobian product)
+    encode = make_differentiable_nnls(w, 5000, 1e-12)
+    seed = rng.random((8, 5)).astype(np.float32)
+    x = tf.constant(a)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        codes = encode(x)
+    vjp = tape.gradient(codes, x, output_gradients=tf.constant(seed / norms))
+    np.testing.assert_allclose(vjp.numpy(), np.einsum("nr,nrp->np", seed / norms, jac), atol=1e-3)
 
 
 def test_nmf_errors(rng):
