@@ -83,9 +83,12 @@ def descending_order(scores: Any) -> np.ndarray:
 
 def _place(order: np.ndarray, values: np.ndarray, dtype: type) -> np.ndarray:
     """``out[n, order[n, r]] = values[r]``: per-rank values written back at each feature."""
-    out = np.empty(order.shape, dtype)
-    np.put_along_axis(out, order, np.broadcast_to(values.astype(dtype), order.shape), axis=1)
-    return out
+    nb_rows, nb = order.shape
+    out = np.empty(nb_rows * nb, dtype)
+    out[(order + (np.arange(nb_rows) * nb)[:, None]).ravel()] = np.tile(
+        values.astype(dtype), nb_rows
+    )
+    return out.reshape(nb_rows, nb)
 
 
 def feature_ranks(scores: Any) -> tf.Tensor:
@@ -243,7 +246,8 @@ def score_pairs(
         metric.model, metric.operator, metric.activation, kernel, metric.batch_size
     )
     ids = tf.TensorSpec((None,), tf.int32)
-    scores.get_concrete_function(_spec(metric.targets), ids, ids, *map(_spec, kernel_args))
+    # the trace for any batch size, called directly (no per-call signature matching)
+    scores = scores.get_concrete_function(_spec(metric.targets), ids, ids, *map(_spec, kernel_args))
     sample_ids = np.asarray(sample_ids, np.int32)
     perturbation_ids = np.asarray(perturbation_ids, np.int32)
     chunks = list(_chunks(len(sample_ids), metric.batch_size))
