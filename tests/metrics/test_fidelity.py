@@ -527,3 +527,16 @@ def test_tabular_inputs(linear):
     np.testing.assert_allclose(curves, expected, atol=1e-4)
     metric = MuFidelity(model, flat, labels, nb_samples=16)
     np.testing.assert_allclose(metric.detailed_evaluate(contrib), 1.0, atol=1e-6)
+
+
+def test_one_model_many_shapes_and_baselines(linear):
+    """The compiled function shared by the metrics of a model retraces for new shapes; shared
+    and per-input baselines never get mixed up, whatever the order."""
+    model, x, labels, _ = linear
+    phi = np.random.default_rng(9).normal(size=x.shape).astype("float32")
+    for n, mode in ((5, 0.0), (5, "blur"), (3, 0.3), (3, "blur"), (5, 0.2), (4, "blur")):
+        metric = Deletion(model, x[:n], labels[:n], batch_size=4, steps=3, baseline_mode=mode)
+        expected = _naive_curves(
+            model, x[:n], labels[:n], phi[:n], metric.baselines_.numpy(), metric.steps_, True
+        )
+        np.testing.assert_allclose(metric.curves(phi[:n]), expected, atol=1e-5)

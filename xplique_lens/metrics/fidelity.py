@@ -138,6 +138,7 @@ def causal_perturb(
     levels: tf.Tensor,
     deletion: tf.Tensor,
     mask_shape: tuple,
+    shared: bool,
     sample_ids: tf.Tensor,
     points: tf.Tensor,
 ) -> tf.Tensor:
@@ -146,12 +147,14 @@ def causal_perturb(
     The features of sample ``sample_ids`` with a level (:func:`flip_levels`, ``(N, pixels)``)
     ``<= points`` are flipped to the baseline (``deletion``, a boolean tensor) or from it
     (insertion): point 0 gives the start state, point ``max level`` the end state.
-    ``baselines`` is ``(N, ...)`` or a shared ``(1, ...)`` image (broadcast, never copied).
+    ``baselines`` is ``(N, ...)``, or a ``(1, ...)`` image ``shared`` by all the samples
+    (broadcast, never copied; a static flag, so a trace relaxed to an unknown number of baseline
+    images can never confuse the two).
     """
     flip = tf.gather(levels, sample_ids) <= tf.cast(points, levels.dtype)[:, None]
     to_baseline = tf.reshape(tf.not_equal(flip, tf.logical_not(deletion)), (-1, *mask_shape))
     x = tf.gather(inputs, sample_ids)
-    b = baselines if baselines.shape[0] == 1 else tf.gather(baselines, sample_ids)
+    b = baselines if shared else tf.gather(baselines, sample_ids)
     return tf.where(to_baseline, b, x)
 
 
@@ -400,7 +403,8 @@ class CausalFidelity(ExplanationMetric):
     def _kernel_args(self, baselines: tf.Tensor, levels: tf.Tensor) -> tuple:
         """The leading arguments of :func:`causal_perturb` (all but the pair ids)."""
         deletion = tf.constant(self.causal_mode == "deletion")
-        return (self.inputs, baselines, levels, deletion, self._mask_shape)
+        shared = baselines.shape[0] == 1
+        return (self.inputs, baselines, levels, deletion, self._mask_shape, shared)
 
     def _levels(self, explanations: Any) -> tf.Tensor:
         """Flip level of each pixel (entry) of each sample, ``(N, pixels)`` (see
@@ -603,13 +607,15 @@ def subset_perturb(
     inputs: tf.Tensor,
     baselines: tf.Tensor,
     keep: tf.Tensor,
+    shared: bool,
     sample_ids: tf.Tensor,
     subset_ids: tf.Tensor,
 ) -> tf.Tensor:
     """Images of the (sample, subset) pairs, XLA-compiled: the cells not kept (``keep``, boolean
-    masks ``(nb_subsets, H, W, 1)`` or of the samples' shape) set to the baseline."""
+    masks ``(nb_subsets, H, W, 1)`` or of the samples' shape) set to the baseline (``(N, ...)``,
+    or one image ``shared`` by all samples, as in :func:`causal_perturb`)."""
     x = tf.gather(inputs, sample_ids)
-    b = baselines if baselines.shape[0] == 1 else tf.gather(baselines, sample_ids)
+    b = baselines if shared else tf.gather(baselines, sample_ids)
     return tf.where(tf.gather(keep, subset_ids), x, b)
 
 
@@ -725,7 +731,7 @@ class MuFidelity(ExplanationMetric):
             scores = score_pairs(
                 self,
                 subset_perturb,
-                (self.inputs, baselines, self._keep),
+                (self.inputs, baselines, self._keep, baselines.shape[0] == 1),
                 np.repeat(np.arange(n), nb_masks),
                 np.tile(np.arange(nb_masks), n),
             )
