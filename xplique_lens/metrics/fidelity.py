@@ -649,7 +649,11 @@ class MuFidelity(ExplanationMetric):
       batch);
     - the baseline is computed once per input (``baseline_mode`` callables get the inputs
       ``(N, H, W, C)``, as in Deletion; names and callable objects are accepted);
-    - vectorised: chunks of ``batch_size`` (input, subset) pairs, correlations in one TF op.
+    - vectorised: chunks of ``batch_size`` (input, subset) pairs, correlations in one TF op;
+    - the model's scores on the perturbed inputs do not depend on the explanation: they are
+      computed at the first ``evaluate`` and reused by the next ones (``perturbed_scores_``,
+      ``base_scores_``), where only the sums of the explanation over the subsets (a matrix
+      product) and the correlations are computed.
 
     Parameters
     ----------
