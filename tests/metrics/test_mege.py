@@ -213,6 +213,16 @@ def test_equal_to_xplique_on_the_same_models(rng):
     assert len(s_ne) > 0
 
 
+def test_evaluations_trace_one_function_per_model(rng):
+    models = [tiny_cnn(seed) for seed in range(K)]
+    inputs = rng.random((N, 16, 16, 3)).astype(np.float32)
+    metric = MeGe(None, inputs, np.arange(N) % C, 16, K, models=models, verbose=False)
+    first = metric.evaluate(Saliency)  # batches of 16, 16 and a last one of 10
+    assert metric.evaluate(Saliency) == first  # new explainers, same compiled functions
+    for model in models:
+        assert Saliency(model).gradient_function.experimental_get_tracing_count() == 1
+
+
 # --- folds -----------------------------------------------------------------------------------
 
 
