@@ -444,10 +444,16 @@ def test_compiled_scorers_are_shared_and_do_not_keep_models_alive(linear):
     phi = np.random.default_rng(5).normal(size=x.shape).astype("float32")
     deletion = Deletion(model, x, labels)
     value = deletion.evaluate(phi)
+    compiled = fidelity.compiled_pair_scores(
+        model, deletion.operator, None, fidelity.causal_perturb, 64
+    )
+    assert compiled.experimental_get_tracing_count() == 1
     MuFidelity(model, x, labels, nb_samples=4).evaluate(phi)
     insertion = Insertion(model, x, labels)
     insertion.evaluate(phi)
-    assert len(fidelity._COMPILED[model]) == 2  # Deletion and Insertion share one function
+    Deletion(model, x, labels, baseline_mode=0.5).evaluate(phi)
+    assert compiled.experimental_get_tracing_count() == 1  # shared by all those metrics
+    del compiled
     alive = weakref.ref(model)
     del model, deletion, insertion
     gc.collect()

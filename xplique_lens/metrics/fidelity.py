@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -27,6 +26,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from ..commons.operators import OperatorSignature, with_activation
+from ..commons.tf_functions import _shared as shared_function
 from ..commons.validation import check_finite, check_positive_int, to_float_tensor
 from .base import BaseAttributionMetric, ExplanationMetric
 from .baselines import compute_baselines, shared_baseline
@@ -184,9 +184,6 @@ def distinct_targets(targets: tf.Tensor) -> tuple[np.ndarray, np.ndarray]:
     return first.astype(np.int32), inverse.reshape(-1)
 
 
-_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def compiled_pair_scores(
     model: Callable,
     operator: OperatorSignature,
@@ -198,34 +195,27 @@ def compiled_pair_scores(
 
     Each call builds a batch of images with ``kernel(*kernel_args, sample_ids, perturbation_ids)``
     (padded to ``batch_size`` for XLA, see :func:`padded_call`) and scores them against
-    ``targets[sample_ids]``, in one graph. Shared by every metric of the same model, operator,
-    activation, kernel and batch size (held weakly by the model): the model is traced once per
-    process and input shapes, not once per metric object.
+    ``targets[sample_ids]``, in one graph. Shared, as the explainers' compiled functions are
+    (:mod:`xplique_lens.commons.tf_functions`), by every metric of the same model (held weakly),
+    operator, activation, kernel and batch size: the model is traced once per process and input
+    shapes, not once per metric object.
     """
-    try:
-        per_model = _COMPILED.setdefault(model, {})
-        key = (operator, activation, kernel, batch_size)
-        cached = per_model.get(key)
-    except TypeError:  # a model that cannot be weakly referenced, an unhashable operator
-        per_model, key, cached = None, None, None
-    if cached is not None:
-        return cached
-    model_ref = weakref.ref(model) if per_model is not None else (lambda: model)
 
-    @tf.function(reduce_retracing=True)
-    def scores(
-        targets: tf.Tensor, sample_ids: tf.Tensor, perturbation_ids: tf.Tensor, *kernel_args
-    ) -> tf.Tensor:
-        def perturb(sample_ids: tf.Tensor, perturbation_ids: tf.Tensor) -> tf.Tensor:
-            return kernel(*kernel_args, sample_ids, perturbation_ids)
+    def build(get_model: Callable[[], Callable]) -> Callable:
+        def scores(
+            targets: tf.Tensor, sample_ids: tf.Tensor, perturbation_ids: tf.Tensor, *kernel_args
+        ) -> tf.Tensor:
+            def perturb(sample_ids: tf.Tensor, perturbation_ids: tf.Tensor) -> tf.Tensor:
+                return kernel(*kernel_args, sample_ids, perturbation_ids)
 
-        images = padded_call(perturb, batch_size, sample_ids, perturbation_ids)
-        scored_model = with_activation(model_ref(), activation)
-        return operator(scored_model, images, tf.gather(targets, sample_ids))
+            images = padded_call(perturb, batch_size, sample_ids, perturbation_ids)
+            scored_model = with_activation(get_model(), activation)
+            return operator(scored_model, images, tf.gather(targets, sample_ids))
 
-    if per_model is not None:
-        per_model[key] = scores
-    return scores
+        return scores
+
+    kind = f"pair_scores/{kernel.__name__}/{activation}/{batch_size}"
+    return shared_function(kind, model, operator, build)
 
 
 def _spec(value: Any) -> Any:
@@ -245,12 +235,13 @@ def score_pairs(
     (:func:`compiled_pair_scores`); the scores stay tensors until the last batch (no host
     round-trip per batch). The compiled function is traced with an unknown batch size, once.
     """
-    scores = compiled_pair_scores(
+    compiled = compiled_pair_scores(
         metric.model, metric.operator, metric.activation, kernel, metric.batch_size
     )
     ids = tf.TensorSpec((None,), tf.int32)
     # the trace for any batch size, called directly (no per-call signature matching)
-    scores = scores.get_concrete_function(_spec(metric.targets), ids, ids, *map(_spec, kernel_args))
+    specs = (_spec(metric.targets), ids, ids, *map(_spec, kernel_args))
+    scores = compiled.get_concrete_function(*specs)
     sample_ids = np.asarray(sample_ids, np.int32)
     perturbation_ids = np.asarray(perturbation_ids, np.int32)
     chunks = list(_chunks(len(sample_ids), metric.batch_size))
