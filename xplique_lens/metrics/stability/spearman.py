@@ -30,6 +30,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache, lru_cache
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -213,11 +214,11 @@ def _centred_ranks_block(rows: np.ndarray, targets: np.ndarray, out: np.ndarray)
 
 def _average_ranks_numpy(values: np.ndarray) -> np.ndarray:
     """1-based average ranks along the last axis of a NumPy array (float64)."""
+    if values.size == 0:
+        return np.empty(values.shape, dtype=np.float64)
     length = values.shape[-1]
     rows = values.reshape(-1, length)
     out = np.empty(rows.shape, dtype=np.float64)
-    if out.size == 0:
-        return out.reshape(values.shape)
     per_block = max(1, _BLOCK_ELEMENTS // length)
 
     def work(start: int) -> None:
@@ -347,9 +348,7 @@ def average_ranks(values: tf.Tensor) -> tf.Tensor:
         raise ValueError("`values` must have at least one axis (the one ranked), got a scalar.")
     if not use_numpy_ranks():
         return _average_ranks_tf(values)
-    ranks = tf.numpy_function(_average_ranks_numpy, [values], tf.float64, stateful=False)
-    ranks.set_shape(values.shape)
-    return ranks
+    return _numpy_kernel(_average_ranks_numpy, values, values.shape)
 
 
 def pairwise_spearman_distances(explanations: tf.Tensor) -> tf.Tensor:
@@ -378,9 +377,17 @@ def pairwise_spearman_distances(explanations: tf.Tensor) -> tf.Tensor:
         )
     if not use_numpy_ranks():
         return _pairwise_distances_tf(explanations)
-    distances = tf.numpy_function(
-        _pairwise_distances_numpy, [explanations], tf.float64, stateful=False
-    )
     nb_models, nb_samples = explanations.shape[:2]
-    distances.set_shape([nb_models, nb_models, nb_samples])
-    return distances
+    return _numpy_kernel(
+        _pairwise_distances_numpy, explanations, [nb_models, nb_models, nb_samples]
+    )
+
+
+def _numpy_kernel(kernel: Callable, tensor: tf.Tensor, shape: Any) -> tf.Tensor:
+    """``kernel(array) -> float64 array`` on a tensor: called directly when eager (the tensor's
+    buffer is read without a copy), as a ``tf.numpy_function`` inside a ``tf.function``."""
+    if tf.executing_eagerly():
+        return tf.convert_to_tensor(kernel(np.asarray(tensor)))
+    result = tf.numpy_function(kernel, [tensor], tf.float64, stateful=False)
+    result.set_shape(shape)
+    return result
