@@ -12,7 +12,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 
-@tf.function(reduce_retracing=True)
+@tf.function(input_signature=[tf.TensorSpec([None], tf.float64)] * 2)  # one trace, any sizes
 def _reco_sweep(s_eq: tf.Tensor, s_ne: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     values = tf.concat([s_eq, s_ne], axis=0)
     is_eq = tf.concat([tf.ones_like(s_eq), tf.zeros_like(s_ne)], axis=0)
