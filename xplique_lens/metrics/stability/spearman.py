@@ -12,12 +12,14 @@ and square root, as in ``scipy.stats.spearmanr``.
 
 Two implementations compute the same numbers:
 
-- CPU (no GPU visible): NumPy, blocks of rows sorted in threads. TensorFlow's CPU sort is built
-  on ``top_k`` and about 6x slower than NumPy's vectorised sort, and the rest (gather, segment
-  reductions, scatter over the whole batch) was memory bound; here each block of about 2 MB stays
-  in cache from the sort to the Gram matrix. The values are sorted once as 64-bit keys
-  ``(order-preserving bits of the float32 value, position)`` (one sort gives both the sorted
-  values and the permutation); ties are corrected only where two sorted neighbours are equal.
+- CPU (no GPU visible): NumPy, blocks of rows in a thread pool (the sort, ufuncs, scatter and
+  matmul release the GIL). TensorFlow's CPU sort is built on ``top_k``: 0.45 s to argsort 4096
+  rows of 4096 float32 (XLA's sort is slower still), against 0.05 s for NumPy's vectorised sort
+  of 64-bit keys ``(order-preserving bits of the float32 value, destination)``, which gives the
+  sorted values and the permutation at once; and the TensorFlow passes around the sort (gather,
+  segment reductions, scatter over the whole batch) are memory bound, where here each block of
+  about 2 MB stays in cache from the keys to the Gram matrix. Ties are corrected only where two
+  sorted neighbours are equal. 4 x 1024 explanations of 64 x 64: about 0.1 s in all.
 - GPU: the same algorithm in TensorFlow (``tf.argsort`` is fast there), ties corrected behind a
   ``tf.cond`` that skips the work when no row has ties.
 """
