@@ -420,13 +420,25 @@ def test_descending_order_is_xplique_order():
     np.testing.assert_array_equal(descending_order(scores), expected)
 
 
-def test_distinct_targets_roundtrip():
+def test_distinct_targets_roundtrip(monkeypatch):
     from xplique_lens.metrics.fidelity import distinct_targets
 
-    targets = np.eye(3, dtype="float32")[[2, 0, 2, 1, 0, 2]]
-    first, inverse = distinct_targets(tf.constant(targets))
-    assert len(first) == 3
-    np.testing.assert_array_equal(targets[first][inverse], targets)
+    class Colliding:  # every row hashes to 0: the exact fallback must group them
+        def integers(self, low, high, size, dtype):
+            return np.zeros(size, dtype)
+
+    soft = np.random.default_rng(10).uniform(size=(4, 3)).astype("float32")
+    one_hot = np.eye(3, dtype="float32")[[2, 0, 2, 1]]
+    zeros = np.zeros((2, 3), "float32")
+    zeros[1, 1] = -0.0  # equal to the zero row as numbers, not as bits: kept apart
+    targets = np.concatenate([one_hot, soft, soft[:2], zeros])
+    for hashed in (True, False):
+        if not hashed:
+            monkeypatch.setattr(np.random, "default_rng", lambda seed=None: Colliding())
+        first, inverse = distinct_targets(tf.constant(targets))
+        assert len(first) == 3 + 4 + 2
+        grouped = targets[first][inverse]
+        np.testing.assert_array_equal(grouped.view(np.int32), targets.view(np.int32))
 
 
 def test_compiled_scorers_are_shared_and_do_not_keep_models_alive(linear):

@@ -174,13 +174,21 @@ def _chunks(total: int, size: int | None) -> Iterator[slice]:
         yield slice(start, min(start + size, total))
 
 
-def distinct_targets(targets: tf.Tensor) -> tuple[np.ndarray, np.ndarray]:
+def distinct_targets(targets: Any) -> tuple[np.ndarray, np.ndarray]:
     """``(first, inverse)``: one sample per distinct target row (bitwise) and, for each sample,
-    the index of its target among them (``targets == targets[first][inverse]``)."""
+    the index of its target among them (``targets == targets[first][inverse]``).
+
+    Rows are grouped by a 64-bit hash of their bits (linear time), and the grouping is checked
+    exactly; a collision (never seen in practice) falls back to an exact sort of the rows.
+    """
     flat = np.ascontiguousarray(np.asarray(targets, np.float32).reshape(len(targets), -1))
-    _, first, inverse = np.unique(
-        flat.view(np.int32), axis=0, return_index=True, return_inverse=True
-    )
+    bits = flat.view(np.int32)
+    weights = np.random.default_rng(0).integers(1, 2**62, bits.shape[1], dtype=np.int64)
+    with np.errstate(over="ignore"):
+        hashes = bits.astype(np.int64) @ weights  # wraps around: a hash, not a value
+    _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+    if not np.array_equal(bits[first][inverse], bits):
+        _, first, inverse = np.unique(bits, axis=0, return_index=True, return_inverse=True)
     return first.astype(np.int32), inverse.reshape(-1)
 
 
