@@ -366,9 +366,10 @@ def shared_baseline(baselines: tf.Tensor) -> tf.Tensor:
     if baselines.shape[0] is None or baselines.shape[0] <= 1:
         return baselines
     bits = tf.bitcast(tf.cast(baselines, tf.float32), tf.int32)
-    if bool(tf.reduce_all(tf.equal(bits, bits[:1]))):
-        return baselines[:1]
-    return baselines
+    for start in range(1, baselines.shape[0], 256):  # bounded memory, early exit
+        if not bool(tf.reduce_all(tf.equal(bits[start : start + 256], bits[:1]))):
+            return baselines
+    return baselines[:1]
 
 
 # --------------------------------------------------------------------------- FV baseline
