@@ -507,9 +507,10 @@ def test_flip_levels_follow_the_ranks():
     scores = np.random.default_rng(7).normal(size=(3, 300)).astype("float32")
     ranks = feature_ranks(scores).numpy()
     for points in (np.array([0, 30, 150, 300]), np.arange(0, 300)):  # uint8, then int32
-        levels = flip_levels(scores, points)
-        assert levels.dtype == (np.uint8 if len(points) < 256 else np.int32)
-        np.testing.assert_array_equal(levels, np.searchsorted(points, ranks, side="right"))
+        for rows in (256, 2):  # one chunk of samples, then several
+            levels = flip_levels(scores, points, rows=rows)
+            assert levels.dtype == (np.uint8 if len(points) < 256 else np.int32)
+            np.testing.assert_array_equal(levels, np.searchsorted(points, ranks, side="right"))
 
 
 def test_one_step_per_feature_closed_form_on_256_features():

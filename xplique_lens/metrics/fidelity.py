@@ -100,18 +100,24 @@ def feature_ranks(scores: Any) -> tf.Tensor:
     return tf.constant(_place(order, np.arange(order.shape[1]), np.int32))
 
 
-def flip_levels(scores: Any, points: np.ndarray) -> np.ndarray:
+def flip_levels(scores: Any, points: np.ndarray, rows: int = 256) -> np.ndarray:
     """Curve point from which each feature is flipped, ``(N, F)``.
 
     ``points`` are the numbers of features flipped at the curve points, unique and ascending from
     0; the feature of rank ``r`` (:func:`feature_ranks`) is flipped at point ``j`` iff
     ``r < points[j]``, i.e. iff its level, the number of points ``<= r``, is ``<= j``. Levels
     run from 1 to ``len(points)``: point 0 flips nothing, point ``len(points)`` everything.
-    uint8 when ``len(points) < 256`` (a quarter of the memory traffic of int32 ranks).
+    uint8 when ``len(points) < 256`` (a quarter of the memory traffic of int32 ranks). Computed
+    ``rows`` samples at a time (the sort keys are int64: bounded memory).
     """
-    order = descending_order(scores)
-    level_of_rank = np.searchsorted(points, np.arange(order.shape[1]), side="right")
-    return _place(order, level_of_rank, _level_dtype(len(points)))
+    scores = np.asarray(scores, np.float32)
+    scores = scores.reshape(len(scores), -1)
+    level_of_rank = np.searchsorted(points, np.arange(scores.shape[1]), side="right")
+    dtype = _level_dtype(len(points))
+    levels = np.empty(scores.shape, dtype)
+    for chunk in _chunks(len(scores), rows):
+        levels[chunk] = _place(descending_order(scores[chunk]), level_of_rank, dtype)
+    return levels
 
 
 def _level_dtype(nb_points: int) -> type:
