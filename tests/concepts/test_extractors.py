@@ -4,7 +4,7 @@ import tensorflow as tf
 from sklearn.decomposition import NMF as SkNMF
 
 from xplique_lens.concepts import ICA, NMF, PCA, KMeans, NotFittedError, SparseCoding
-from xplique_lens.concepts.extractors import nnls_hals, nnls_jacobian
+from xplique_lens.concepts.extractors import nnls_bpp, nnls_hals, nnls_jacobian
 from xplique_lens.concepts.extractors.nnls import make_differentiable_nnls
 
 
@@ -44,14 +44,51 @@ def test_nmf_refit_encodes_with_the_new_components(rng):
     np.testing.assert_allclose(nmf.transform(second.astype(np.float32)), codes, atol=5e-3)
 
 
-def test_nnls_satisfies_kkt(rng):
+def test_nmf_encoder_first_built_inside_a_tf_function(features_activations):
+    a = features_activations[:500]
+    nmf = NMF(4).fit(a)
+    traced = tf.function(nmf.tf_transform)(tf.constant(a))
+    np.testing.assert_allclose(nmf.transform(a), traced.numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("solver", ["bpp", "hals"])
+def test_nnls_satisfies_kkt(rng, solver):
     w = rng.random((6, 30)).astype(np.float32)
     a = rng.random((50, 30)).astype(np.float32)
-    u = nnls_hals(tf.constant(a), tf.constant(w), 2000, 1e-10).numpy()
+    if solver == "bpp":
+        u = nnls_bpp(tf.constant(a), tf.constant(w)).numpy()
+    else:
+        u = nnls_hals(tf.constant(a), tf.constant(w), 2000, 1e-10).numpy()
     grad = (u @ w - a) @ w.T  # gradient of 0.5 ||a - u W||^2
     assert np.all(u >= 0)
     assert np.all(grad > -1e-3)  # dual feasibility
     assert np.abs(u * grad).max() < 1e-3  # complementary slackness
+
+
+def test_nnls_bpp_is_exact_on_hard_rows(rng):
+    """Ill-conditioned dictionary (near-duplicate rows, norms 1e-2..1e4), zero and negative
+    activations: same codes as a long HALS run, in a few exchanges."""
+    w = rng.random((8, 40))
+    w[7] = w[6] + 1e-3 * rng.random(40)  # near-duplicate concepts
+    w = (w * np.logspace(-2, 4, 8)[:, None]).astype(np.float32)
+    a = rng.random((200, 40)).astype(np.float32) * rng.random((200, 1)).astype(np.float32)
+    a[0] = 0.0
+    a[1] = -a[1]  # no non-negative code explains it: all codes 0
+    exact = nnls_bpp(tf.constant(a), tf.constant(w)).numpy()
+    slow = nnls_hals(tf.constant(a), tf.constant(w), 20000, 1e-12).numpy()
+    norms = np.linalg.norm(w, axis=1)
+
+    def loss(u):
+        return np.sum((a - u @ w) ** 2, axis=1)
+
+    assert np.all(exact >= 0) and np.all(exact[:2] == 0)
+    assert np.all(loss(exact) <= loss(slow) * (1 + 1e-4) + 1e-5)
+    # unit-row codes agree, except along the near-duplicate pair (a flat valley)
+    np.testing.assert_allclose(exact[:, :6] * norms[:6], slow[:, :6] * norms[:6], atol=2e-3)
+    # one exchange is not enough on these rows (three are): capped, the codes stay usable
+    capped = nnls_bpp(tf.constant(a), tf.constant(w), 1).numpy()
+    assert np.all(capped >= 0) and np.all(np.isfinite(capped))
+    assert not np.allclose(capped, exact)
 
 
 @pytest.mark.parametrize("row_scales", [None, (1e-1, 1.0, 1e2, 1e4, 1e6)])

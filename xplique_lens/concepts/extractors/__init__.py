@@ -4,7 +4,7 @@ from .base import BaseConceptExtractor, NotFittedError
 from .ica import ICA
 from .kmeans import KMeans
 from .nmf import NMF
-from .nnls import nnls_hals, nnls_jacobian, nnls_vjp
+from .nnls import nnls_bpp, nnls_hals, nnls_jacobian, nnls_vjp
 from .pca import PCA
 from .sparse_coding import SparseCoding
 
@@ -16,6 +16,7 @@ __all__ = [
     "KMeans",
     "NotFittedError",
     "SparseCoding",
+    "nnls_bpp",
     "nnls_hals",
     "nnls_jacobian",
     "nnls_vjp",

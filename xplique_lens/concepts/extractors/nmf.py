@@ -6,7 +6,8 @@ Phan 2009; Gillis & Glineur 2012): exact block coordinate descent on one row of 
 of ``U`` at a time, started from NNDSVDa (Boutsidis & Gallopoulos 2008, scikit-learn's default),
 stopped when the relative decrease of the reconstruction error falls below ``tol``. Everything
 runs inside one ``tf.function`` (a ``tf.while_loop``), on the GPU when there is one.
-New activations are encoded by non-negative least squares with the learned ``W`` fixed.
+New activations are encoded by non-negative least squares with the learned ``W`` fixed (solved
+exactly by block principal pivoting, see ``nnls``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import tensorflow as tf
 
 from ...commons.validation import check_choice, check_positive_int
 from .base import BaseConceptExtractor, as_activation_matrix
-from .nnls import make_differentiable_nnls, nnls_hals
+from .nnls import make_differentiable_nnls, nnls_bpp
 
 
 @tf.function(reduce_retracing=True)
@@ -144,7 +145,9 @@ class NMF(BaseConceptExtractor):
     seed
         Seed of the random initialisation.
     transform_max_iter, transform_tol
-        Stopping rule of the NNLS solver used by ``transform``.
+        Stopping rule of the exact NNLS solver used by ``transform`` (block principal
+        pivoting, ``nnls.nnls_bpp``): at most ``transform_max_iter`` exchanges of the active
+        sets, KKT conditions checked to ``transform_tol`` (relative).
     inner_sweeps
         HALS sweeps over one factor before switching to the other (accelerated HALS: the extra
         sweeps reuse the Gram matrices and cost ``O(r^2)`` per row instead of ``O(r p)``).
@@ -168,7 +171,7 @@ class NMF(BaseConceptExtractor):
         tol: float = 1e-4,
         init: str = "nndsvda",
         seed: int = 0,
-        transform_max_iter: int = 300,
+        transform_max_iter: int = 100,
         transform_tol: float = 1e-6,
         inner_sweeps: int = 3,
         check_every: int = 5,
@@ -241,7 +244,7 @@ class NMF(BaseConceptExtractor):
     def nnls_codes(self, activations: tf.Tensor) -> tf.Tensor:
         """NNLS codes without the gradient wrapper (the plain solver)."""
         self._check_fitted()
-        return nnls_hals(
+        return nnls_bpp(
             tf.cast(activations, tf.float32),
             tf.constant(self.components_),
             self.transform_max_iter,

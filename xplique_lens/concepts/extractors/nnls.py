@@ -5,6 +5,12 @@ concept bank ``W`` (``(r, p)``), and by CRAFT's concept attribution maps, which 
 code through the NNLS solution (implicit differentiation, Fel et al. 2023, "CRAFT", CVPR,
 section 3.3).
 
+Solvers. ``nnls_bpp`` (block principal pivoting, Kim & Park 2011) is exact: it guesses the
+active set of every row, solves the restricted normal equations (one batched ``r x r`` solve),
+and exchanges the variables that violate the KKT conditions, in 4 to 7 exchanges on the
+reference CNN's codes; it is what ``NMF.transform`` uses. ``nnls_hals`` (coordinate descent)
+converges linearly: 300 sweeps left codes 3% off on the same data, for 8x the time.
+
 Implicit differentiation. At the solution ``u*`` with active set ``S = {k : u*_k > 0}``, the KKT
 conditions read ``(W_S W_S^T) u*_S = W_S a`` and ``u*_k = 0`` off ``S``. Where the active set is
 locally constant (almost everywhere), the implicit function theorem gives
@@ -87,6 +93,82 @@ def nnls_hals(
     return codes / norms[None]
 
 
+@tf.function(reduce_retracing=True)
+def nnls_bpp(
+    activations: tf.Tensor,
+    components: tf.Tensor,
+    max_iter: tf.Tensor | int = 100,
+    tol: tf.Tensor | float = 1e-6,
+) -> tf.Tensor:
+    """Exact NNLS codes of every row of ``activations`` ``(n, p)`` by block principal pivoting.
+
+    For ``min_x 0.5 x^T G x - c^T x`` s.t. ``x >= 0`` (``G = V V^T``, ``c = a V^T``, unit rows
+    ``V``, see the module doc), each row keeps a passive set ``F``: ``x_F`` solves the normal
+    equations restricted to ``F`` and the dual ``y = G x - c`` vanishes on ``F``. The variables
+    with ``x_F < 0`` or ``y_{not F} < 0`` (below ``-tol * max |c|``) are all exchanged while
+    their number decreases (at most 3 times without decrease), else only the last one, which
+    terminates (Kim & Park, "Fast nonnegative matrix factorization: an active-set-like method
+    and comparisons", SIAM J. Sci. Comput. 2011, algorithm 2). Starts from the positive set of
+    the least-squares solution; stops when every row satisfies the KKT conditions or after
+    ``max_iter`` exchanges (rows still infeasible then keep their last, clipped, solution).
+    One batched ``r x r`` solve per exchange, over the rows not solved yet.
+    """
+    unit, norms = _unit_rows(components)
+    r = tf.shape(unit)[0]
+    gram = tf.matmul(unit, unit, transpose_b=True)  # (r, r), unit diagonal
+    cross = tf.matmul(activations, unit, transpose_b=True)  # (n, r)
+    n = tf.shape(cross)[0]
+    eye = tf.eye(r)
+    threshold = tol * tf.maximum(tf.reduce_max(tf.abs(cross), axis=1, keepdims=True), 1e-30)
+    least_squares = tf.transpose(tf.linalg.solve(gram + 1e-6 * eye, tf.transpose(cross)))
+
+    def solve(passive, cross):
+        mask = tf.cast(passive, tf.float32)
+        restricted = mask[:, :, None] * gram[None] * mask[:, None, :]
+        restricted += (1.0 - mask)[:, :, None] * eye[None] + 1e-7 * eye[None]
+        x = tf.linalg.solve(restricted, (mask * cross)[:, :, None])[:, :, 0] * mask
+        y = (tf.matmul(x, gram) - cross) * (1.0 - mask)
+        return x, y
+
+    def cond(i, rows, codes, passive, chances, best):
+        return tf.logical_and(i < max_iter, tf.size(rows) > 0)
+
+    def body(i, rows, codes, passive, chances, best):
+        # only the rows that are not solved yet (fewer at each exchange)
+        at = rows[:, None]
+        row_passive, row_chances, row_best = (tf.gather(t, rows) for t in (passive, chances, best))
+        x, y = solve(row_passive, tf.gather(cross, rows))
+        limit = tf.gather(threshold, rows)
+        infeasible = (row_passive & (x < -limit)) | (~row_passive & (y < -limit))
+        count = tf.reduce_sum(tf.cast(infeasible, tf.int32), axis=1)
+        fewer = count < row_best
+        exchange_all = fewer | (row_chances >= 1)
+        row_chances = tf.where(fewer, 3, tf.where(exchange_all, row_chances - 1, row_chances))
+        index = tf.range(r)[None]
+        last = tf.equal(index, tf.reduce_max(tf.where(infeasible, index, -1), 1, keepdims=True))
+        exchange = tf.where(exchange_all[:, None], infeasible, last)
+        codes = tf.tensor_scatter_nd_update(codes, at, x)
+        passive = tf.tensor_scatter_nd_update(
+            passive, at, tf.math.logical_xor(row_passive, exchange)
+        )
+        chances = tf.tensor_scatter_nd_update(chances, at, row_chances)
+        best = tf.tensor_scatter_nd_update(best, at, tf.minimum(row_best, count))
+        return i + 1, tf.boolean_mask(rows, count > 0), codes, passive, chances, best
+
+    state = (
+        tf.constant(0),
+        tf.range(n),
+        tf.zeros_like(cross),
+        least_squares > 0,
+        tf.fill([n], 3),
+        tf.fill([n], r + 1),
+    )
+    vector, matrix = tf.TensorShape([None]), tf.TensorShape([None, None])
+    invariants = (tf.TensorShape([]), vector, matrix, matrix, vector, vector)
+    _, _, codes, _, _, _ = tf.while_loop(cond, body, state, shape_invariants=invariants)
+    return tf.maximum(codes, 0.0) / norms[None]
+
+
 def _restricted_system(codes: tf.Tensor, components: tf.Tensor):
     """``(M, active, V, D)``: the unit-row Gram restricted to each row's active set (identity
     off it, plus a tiny ridge), the active mask ``(n, r)``, the unit rows and their norms."""
@@ -127,13 +209,19 @@ def nnls_vjp(codes: tf.Tensor, components: tf.Tensor, upstream: tf.Tensor) -> tf
     return tf.matmul(active * v, unit)
 
 
-def make_differentiable_nnls(components: tf.Tensor, max_iter: int = 200, tol: float = 1e-6):
-    """``activations (n, p) -> codes (n, r)``, with the implicit NNLS gradient as its gradient."""
-    components = tf.constant(components, tf.float32)
+def make_differentiable_nnls(components: tf.Tensor, max_iter: int = 100, tol: float = 1e-6):
+    """``activations (n, p) -> codes (n, r)`` (``nnls_bpp``), with the implicit NNLS gradient.
+
+    The encoder is cached by its callers (``NMF.tf_transform``), possibly first built while a
+    ``tf.function`` is tracing: the dictionary is made an eager constant so that it outlives
+    that graph.
+    """
+    with tf.init_scope():
+        components = tf.constant(components, tf.float32)
 
     @tf.custom_gradient
     def encode(activations):
-        codes = nnls_hals(tf.stop_gradient(activations), components, max_iter, tol)
+        codes = nnls_bpp(tf.stop_gradient(activations), components, max_iter, tol)
 
         def grad(upstream):
             return nnls_vjp(codes, components, upstream)
