@@ -23,15 +23,23 @@ def features_activations(reference_model, concept_data):
     return np.asarray(g(concept_data.images[:36])).reshape(-1, 64)
 
 
+class LazyCrafts(dict):
+    """``crafts[class_id]``: a Craft fitted on the class's images, with importances, built on
+    first access and shared by every test of the session."""
+
+    def __init__(self, model, data):
+        super().__init__()
+        self.model, self.data = model, data
+
+    def __missing__(self, class_id: int) -> Craft:
+        images = self.data.images[self.data.labels == class_id]
+        craft = Craft.from_model(self.model, "features", number_of_concepts=10, patch_size=PATCH)
+        craft.fit(images, class_id=class_id).estimate_importance()
+        self[class_id] = craft
+        return craft
+
+
 @pytest.fixture(scope="session")
 def fitted_crafts(reference_model, concept_data):
-    """One fitted Craft (10 concepts, 16-pixel crops) with importances for classes 1 and 2."""
-    crafts = {}
-    for class_id in (1, 2):
-        images = concept_data.images[concept_data.labels == class_id]
-        craft = Craft.from_model(
-            reference_model, "features", number_of_concepts=10, patch_size=PATCH
-        ).fit(images, class_id=class_id)
-        craft.estimate_importance()
-        crafts[class_id] = craft
-    return crafts
+    """Crafts (10 concepts, 16-pixel crops) with importances, fitted lazily per class."""
+    return LazyCrafts(reference_model, concept_data)

@@ -37,6 +37,7 @@ from .extractors.nmf import NMF
 from .importance import ConceptImportance
 
 MAP_METHODS = ("input", "layer")
+MAP_BASELINES = ("mean", "zero")
 
 
 class _Chain:
@@ -47,6 +48,29 @@ class _Chain:
 
     def __call__(self, inputs, *args, **kwargs):
         return self.second(self.first(inputs))
+
+
+def _map_baselines(images: tf.Tensor, baseline: Any) -> tf.Tensor:
+    """The baseline images of ``method="input"`` maps, same shape as ``images``."""
+    if isinstance(baseline, str):
+        check_choice(baseline, "baseline", MAP_BASELINES)
+        if baseline == "zero":
+            return tf.zeros_like(images)
+        return tf.zeros_like(images) + tf.reduce_mean(images, axis=(1, 2), keepdims=True)
+    if baseline is None:
+        raise TypeError(
+            f"`baseline` must be one of {list(MAP_BASELINES)} or an array of images, got None."
+        )
+    values = to_float_tensor(baseline, "baseline")
+    try:
+        values = tf.broadcast_to(values, tf.shape(images))
+    except (ValueError, tf.errors.InvalidArgumentError):
+        raise ValueError(
+            f"`baseline` of shape {tuple(values.shape)} does not broadcast to the inputs "
+            f"{tuple(images.shape)}; give (H, W, C), (N, H, W, C) or (C,)."
+        ) from None
+    check_finite(values, "baseline")
+    return values
 
 
 def _as_images(inputs: Any, name: str = "inputs") -> tf.Tensor:
@@ -165,6 +189,7 @@ class Craft:
         self.model = None
         self.layer = None
         self.children_: dict[int, Craft] = {}
+        self._input_maps_fn: Callable | None = None
         self._latent_forward = make_forward_function(input_to_latent_model)
 
     # ---------------------------------------------------------------- construction
@@ -250,6 +275,7 @@ class Craft:
         self.crops_u_ = np.asarray(codes, np.float32)
         self.concept_bank_ = np.asarray(self.extractor.components_, np.float32)
         self.children_ = {}
+        self._input_maps_fn = None  # traced with the previous concept bank
         for name in ("importances_", "local_importances_"):
             self.__dict__.pop(name, None)
         return self
@@ -328,47 +354,96 @@ class Craft:
 
     # ---------------------------------------------------------------- attribution maps
     def _make_input_maps_fn(self) -> Callable:
+        """``(points, deltas) -> (P, H, W, r)``: ``sum_c dU_k/dx_c (point) * delta_c`` for each
+        point of an Integrated Gradients path (traced once per fit; the NNLS gradient is the
+        implicit one of the extractor; one forward and ``r`` backward passes per call)."""
         r = self.number_of_concepts
         latent = self.input_to_latent_model
 
         @tf.function(reduce_retracing=True)
-        def maps(images: tf.Tensor) -> tf.Tensor:
+        def maps(points: tf.Tensor, deltas: tf.Tensor) -> tf.Tensor:
             with tf.GradientTape(persistent=True) as tape:
-                tape.watch(images)
-                activations = tf.cast(latent(images), tf.float32)
-                codes = self._codes(activations)
+                tape.watch(points)
+                codes = self._codes(tf.cast(latent(points), tf.float32))
                 axes = list(range(1, codes.shape.rank - 1))
-                totals = tf.reduce_sum(codes, axis=axes) if axes else codes  # (B, r)
+                totals = tf.reduce_sum(codes, axis=axes) if axes else codes  # (P, r)
             out = []
             for k in range(r):
                 seed = tf.zeros_like(totals) + tf.one_hot(k, r)[None]
-                gradient = tape.gradient(totals, images, output_gradients=seed)
-                out.append(tf.reduce_sum(gradient * images, axis=-1))
+                gradient = tape.gradient(totals, points, output_gradients=seed)
+                out.append(tf.reduce_sum(gradient * deltas, axis=-1))
             del tape
             return tf.stack(out, axis=-1)
 
         return maps
 
+    def _input_maps(
+        self, images: tf.Tensor, baselines: tf.Tensor, steps: int, batch_size: int | None
+    ) -> tf.Tensor:
+        """Integrated Gradients maps ``(N, H, W, r)``; ``batch_size`` path points per call."""
+        if self._input_maps_fn is None:
+            self._input_maps_fn = self._make_input_maps_fn()
+        alphas = tf.constant((np.arange(steps) + 0.5) / steps, tf.float32)
+        per_call = len(images) * steps if not batch_size else batch_size
+        group = max(1, per_call // steps)  # whole images per group of path points
+        outs = []
+        for s in tqdm(range(0, len(images), group), disable=not self.verbose, desc="maps"):
+            x, x0 = images[s : s + group], baselines[s : s + group]
+            deltas = tf.repeat(x - x0, steps, axis=0)  # image-major, then path step
+            points = (
+                tf.repeat(x0, steps, axis=0)
+                + tf.tile(alphas, [len(x)])[:, None, None, None] * deltas
+            )
+            pieces = [
+                self._input_maps_fn(points[p : p + per_call], deltas[p : p + per_call])
+                for p in range(0, len(points), per_call)
+            ]
+            maps = tf.concat(pieces, 0)
+            outs.append(tf.reduce_mean(tf.reshape(maps, (len(x), steps, *maps.shape[1:])), 1))
+        return tf.concat(outs, 0)
+
     def concept_attribution_maps(
-        self, inputs: Any, method: str = "layer", batch_size: int | None = None
+        self,
+        inputs: Any,
+        method: str = "layer",
+        batch_size: int | None = None,
+        steps: int = 16,
+        baseline: Any = "mean",
     ) -> tf.Tensor:
         """Where each concept is in each image: ``(N, H, W, number_of_concepts)`` float32.
 
         The code of an activation vector ``a`` is the NNLS solution
         ``u*(a) = argmin_{u >= 0} ||a - u W||``; its Jacobian follows from the KKT conditions on
         the active set ``S``: ``d u*_S / d a = (W_S W_S^T)^{-1} W_S`` (implicit differentiation,
-        see ``extractors.nnls``). Two maps use it:
+        see ``extractors.nnls``). The paper differentiates the code this way and then applies an
+        attribution method (the authors' code: Grad-CAM at a layer); two maps use it:
 
         - ``"layer"`` (default): activation x implicit gradient at the concept layer,
           ``sum_c A_ijc d u*_k / d A_ijc``, upsampled (bilinear) to the image size. Since
           ``u*`` is positively homogeneous, this equals the code ``u*_k`` at each position
           exactly (Euler's identity ``J a = u*``), so it is computed without a backward pass;
           it is also the fallback for extractors that are not differentiable in TF (KMeans,
-          SparseCoding) and what Xplique shows.
-        - ``"input"``: gradient x input of the total code ``sum_ij u*_k`` through ``g`` and the
-          implicit NNLS gradient, summed over colour channels: pixel-level but noisier,
-          one backward pass through ``g`` per concept. Needs a spatial or non-spatial layer
-          and a differentiable extractor (NMF, PCA, ICA).
+          SparseCoding) and what Xplique shows. Its resolution is the layer's: a code cell
+          spans the layer's total stride and sees a whole receptive field (4 and 18 pixels on
+          the reference CNN), and some concepts answer plain background weakly at full-image
+          scale, so the mass spreads around the parts.
+        - ``"input"``: Integrated Gradients (Sundararajan et al. 2017) of the total code
+          ``U_k(x) = sum_ij u*_k(g(x)_ij)`` through ``g`` and the implicit NNLS gradient,
+          ``(x - x0) * mean_s grad U_k(x0 + a_s (x - x0))`` with ``a_s = (s + 1/2) / steps``
+          (midpoint rule), summed over colour channels; one forward and ``r`` backward passes
+          per path point. Why IG and not gradient x input: the maps add up to
+          ``U_k(x) - U_k(x0)`` (completeness; within 2% at 16 steps on the reference CNN),
+          whereas gradient x input is a first-order term around a black image: through ReLUs
+          its sign flips from pixel to pixel (shattered gradients, Balduzzi et al. 2017) and a
+          zero reference weighs every pixel by its brightness. On the built-in dataset it put
+          9-57% of the top concept's positive mass on the planted object, the rest on sign noise
+          over the background and on the bright pattern pixels; IG from the mean colour puts
+          34-74% there (``benchmarks/bench_craft_maps.py``). The default baseline ``x0``
+          (``"mean"``) is the image's mean colour as a constant image: it has no structure, so
+          flat regions where ``x ~ x0`` get almost nothing, and it privileges no colour, whereas
+          black (``"zero"``, IG's usual baseline) cannot attribute dark pixels (Sturmfels,
+          Lundberg & Lee 2020). Needs a differentiable extractor (NMF, PCA, ICA); works for
+          spatial and non-spatial layers.
 
         Parameters
         ----------
@@ -377,12 +452,27 @@ class Craft:
         method
             ``"layer"`` or ``"input"``.
         batch_size
-            Images per batch; default ``self.batch_size``.
+            Images (``"layer"``) or path points (``"input"``) per batch; default
+            ``self.batch_size``.
+        steps
+            Points of the Integrated Gradients path (``method="input"``): ``steps`` forward
+            and ``r * steps`` backward passes per image, ``batch_size`` points at a time.
+        baseline
+            Reference of ``method="input"``: ``"mean"`` (each image's mean colour),
+            ``"zero"`` (black), or images broadcastable to ``inputs`` (e.g. blurred inputs).
+
+        References
+        ----------
+        Fel et al., "CRAFT: Concept Recursive Activation FacTorization for Explainability",
+        CVPR 2023. Sundararajan, Taly & Yan, "Axiomatic Attribution for Deep Networks", ICML
+        2017. Balduzzi et al., "The Shattered Gradients Problem", ICML 2017. Sturmfels,
+        Lundberg & Lee, "Visualizing the Impact of Feature Attribution Baselines", Distill 2020.
         """
         self._check_fitted()
         check_choice(method, "method", MAP_METHODS)
         images = _as_images(inputs)
         batch_size = self.batch_size if batch_size is None else check_batch_size(batch_size)
+        steps = check_positive_int(steps, "steps")
         size = tuple(images.shape[1:3])
         if method == "input" and not getattr(self.extractor, "differentiable", False):
             warnings.warn(
@@ -391,21 +481,18 @@ class Craft:
                 stacklevel=2,
             )
             method = "layer"
+        if method == "input":
+            return self._input_maps(images, _map_baselines(images, baseline), steps, batch_size)
         step = len(images) if not batch_size else batch_size
         outs = []
-        if method == "layer":
-            for s in tqdm(range(0, len(images), step), disable=not self.verbose, desc="maps"):
-                codes = self._codes(self._latent(images[s : s + step]))
-                if codes.shape.rank != 4:
-                    raise ValueError(
-                        "method='layer' needs a spatial layer (N, h, w, p); this layer is "
-                        "not spatial: use method='input'."
-                    )
-                outs.append(tf.image.resize(codes, size, method="bilinear"))
-        else:
-            fn = self._make_input_maps_fn()
-            for s in tqdm(range(0, len(images), step), disable=not self.verbose, desc="maps"):
-                outs.append(fn(images[s : s + step]))
+        for s in tqdm(range(0, len(images), step), disable=not self.verbose, desc="maps"):
+            codes = self._codes(self._latent(images[s : s + step]))
+            if codes.shape.rank != 4:
+                raise ValueError(
+                    "method='layer' needs a spatial layer (N, h, w, p); this layer is not "
+                    "spatial: use method='input'."
+                )
+            outs.append(tf.image.resize(codes, size, method="bilinear"))
         return tf.concat(outs, 0)
 
     def explain(self, inputs: Any, targets: Any = None, **kwargs: Any) -> tf.Tensor:
