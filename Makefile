@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean chromium
 
 $(STAMP): setup.cfg pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,18 @@ $(STAMP): setup.cfg pyproject.toml setup.py
 demo: $(STAMP)
 	$(VENV)/bin/xplique-lens demo --out lens_demo
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(PY) -m pytest -q
+
+# The browser test opens the Lens in Debian's chromium: installed here when it is missing and
+# the machine allows it (root with apt); otherwise that one test is skipped, with its reason.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1 && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 && \
+	  echo "installed Debian's chromium for the browser test"; } || \
+	echo "chromium is not installed: the browser test will be skipped"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check xplique_lens tests benchmarks

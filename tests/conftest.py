@@ -1,6 +1,8 @@
 """Shared fixtures: tiny models and data, built once per test session."""
 
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -9,6 +11,29 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from xplique_lens.datasets import get_reference_model, make_synthetic_dataset  # noqa: E402
+
+
+def pytest_configure(config):
+    """Train the reference models into a temporary cache, not the user's ~/.cache.
+
+    Set here (not in a fixture) so that the notebook kernels of the tutorial tests, started as
+    subprocesses, inherit it and reuse the models trained by the session.
+    """
+    config._xplique_lens_cache = tempfile.mkdtemp(prefix="xplique_lens_test_cache_")
+    config._xplique_lens_saved_cache = os.environ.get("XPLIQUE_LENS_CACHE")
+    os.environ["XPLIQUE_LENS_CACHE"] = config._xplique_lens_cache
+
+
+def pytest_unconfigure(config):
+    folder = getattr(config, "_xplique_lens_cache", None)
+    if folder is None:
+        return
+    shutil.rmtree(folder, ignore_errors=True)
+    saved = config._xplique_lens_saved_cache
+    if saved is None:
+        os.environ.pop("XPLIQUE_LENS_CACHE", None)
+    else:
+        os.environ["XPLIQUE_LENS_CACHE"] = saved
 
 
 @pytest.fixture(scope="session")

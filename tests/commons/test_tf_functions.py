@@ -17,6 +17,8 @@ from xplique_lens.commons.tf_functions import (
     make_gradient_function,
 )
 
+from ..numerics import assert_close
+
 
 def _tiny_cnn(seed: int) -> keras.Model:
     keras.utils.set_random_seed(seed)
@@ -53,7 +55,7 @@ def test_explainers_of_one_model_share_one_trace(batch):
     first = Saliency(model, batch_size=8)  # batches of 8, 8 and the last of 5
     expected = first(inputs, targets)
     again = Saliency(model, batch_size=16)(inputs, targets)  # a new explainer: no new trace
-    np.testing.assert_allclose(again, expected, rtol=1e-6)
+    assert_close(again, expected)
     assert first.gradient_function.experimental_get_tracing_count() == 1
 
 
@@ -88,7 +90,7 @@ def test_a_model_built_on_the_fly_lives_with_its_function(batch):
     model = _tiny_cnn(2)
     forward = make_forward_function(lambda x: 2.0 * model(x))  # only the function holds it
     gc.collect()
-    np.testing.assert_allclose(forward(inputs), 2.0 * model(inputs), rtol=1e-6)
+    assert_close(forward(inputs), 2.0 * model(inputs))
 
 
 def test_stateful_operators_are_not_shared(batch):
@@ -102,4 +104,4 @@ def test_stateful_operators_are_not_shared(batch):
     gradients = make_gradient_function(model, get_operator(scaled))(inputs, targets)
     scale["value"] = 3.0  # a new function sees the new state
     tripled = make_gradient_function(model, get_operator(scaled))(inputs, targets)
-    np.testing.assert_allclose(tripled, 3.0 * gradients.numpy(), rtol=1e-5)
+    assert_close(tripled, 3.0 * gradients.numpy())

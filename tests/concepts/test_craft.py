@@ -6,6 +6,7 @@ from xplique_lens.commons import split_model
 from xplique_lens.concepts import PCA, Craft, NotFittedError
 from xplique_lens.concepts.crops import crop_masks, extract_crops
 
+from ..numerics import assert_close
 from .conftest import PATCH
 
 
@@ -136,7 +137,7 @@ def test_input_maps_bad_arguments(fitted_crafts, concept_data):
 def test_importances_stable_and_sensible(fitted_crafts):
     craft = fitted_crafts[2]
     again = craft.estimate_importance()
-    np.testing.assert_allclose(again, craft.importances_, rtol=1e-5)
+    assert_close(again, craft.importances_, rel=1e-4)
     assert np.all(craft.importances_ >= -1e-3)
     # total indices sum to at least 1 (up to estimation error) for any model
     assert 0.8 < craft.importances_.sum() < 3.0

@@ -6,6 +6,8 @@ import pytest
 
 from xplique_lens.features import Objective
 
+from ..numerics import assert_close
+
 
 @pytest.fixture(scope="module")
 def inputs(small_data):
@@ -15,20 +17,20 @@ def inputs(small_data):
 def test_neuron_and_class_logit_are_the_logits(reference_model, inputs):
     logits = reference_model(inputs).numpy()
     values = Objective.neuron(reference_model, "logits", [0, 3]).evaluate(inputs)
-    np.testing.assert_allclose(values, logits[:, [0, 3]].T, rtol=1e-5, atol=1e-5)
+    assert_close(values, logits[:, [0, 3]].T, rel=1e-5)
     shortcut = Objective.class_logit(reference_model, [0, 3]).evaluate(inputs)
-    np.testing.assert_allclose(shortcut, values, rtol=1e-6)
+    assert_close(shortcut, values, rel=1e-5)
 
 
 def test_channel_is_the_spatial_mean(reference_model, inputs):
     features = keras.Model(reference_model.inputs, reference_model.get_layer("features").output)
     acts = features(inputs).numpy()
     values = Objective.channel(reference_model, "features", [1, 7]).evaluate(inputs)
-    np.testing.assert_allclose(values, acts[..., [1, 7]].mean(axis=(1, 2)).T, rtol=1e-4, atol=1e-5)
+    assert_close(values, acts[..., [1, 7]].mean(axis=(1, 2)).T, rel=1e-4)
     layer = Objective.layer(reference_model, "features", reducer="mean").evaluate(inputs)
-    np.testing.assert_allclose(layer[0], acts.mean(axis=(1, 2, 3)), rtol=1e-4)
+    assert_close(layer[0], acts.mean(axis=(1, 2, 3)), rel=1e-4)
     magnitude = Objective.layer(reference_model, "features").evaluate(inputs)
-    np.testing.assert_allclose(magnitude[0], (acts**2).mean(axis=(1, 2, 3)), rtol=1e-4)
+    assert_close(magnitude[0], (acts**2).mean(axis=(1, 2, 3)), rel=1e-4)
 
 
 def test_direction_formula(reference_model, inputs, rng):
@@ -39,7 +41,7 @@ def test_direction_formula(reference_model, inputs, rng):
     cos = dot / (np.linalg.norm(acts, axis=-1) * np.linalg.norm(vector) + 1e-8)
     expected = (dot * np.maximum(cos, 0.1) ** 2).mean(axis=(1, 2))
     values = Objective.direction(reference_model, "features", vector).evaluate(inputs)
-    np.testing.assert_allclose(values[0], expected, rtol=1e-3, atol=1e-4)
+    assert_close(values[0], expected, rel=1e-3)
     # a vector over the whole layer is applied to the flattened layer
     full = rng.normal(size=acts.shape[1:]).astype(np.float32)
     flat_a, flat_v = acts.reshape(len(acts), -1), full.reshape(-1)
@@ -55,16 +57,16 @@ def test_algebra_is_exact_and_does_not_mutate(reference_model, inputs):
     a = Objective.neuron(reference_model, "logits", 0)
     b = Objective.channel(reference_model, "features", 5)
     va, vb = a.evaluate(inputs)[0], b.evaluate(inputs)[0]
-    np.testing.assert_allclose((a + 3 * b).evaluate(inputs)[0], va + 3 * vb, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose((a - b).evaluate(inputs)[0], va - vb, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose((2.5 * a).evaluate(inputs)[0], 2.5 * va, rtol=1e-5)
-    np.testing.assert_allclose((a * 2).evaluate(inputs)[0], 2 * va, rtol=1e-5)
-    np.testing.assert_allclose((-a).evaluate(inputs)[0], -va, rtol=1e-5)
-    np.testing.assert_allclose((a / 4).evaluate(inputs)[0], va / 4, rtol=1e-5)
+    assert_close((a + 3 * b).evaluate(inputs)[0], va + 3 * vb, rel=1e-5)
+    assert_close((a - b).evaluate(inputs)[0], va - vb, rel=1e-5)
+    assert_close((2.5 * a).evaluate(inputs)[0], 2.5 * va, rel=1e-5)
+    assert_close((a * 2).evaluate(inputs)[0], 2 * va, rel=1e-5)
+    assert_close((-a).evaluate(inputs)[0], -va, rel=1e-5)
+    assert_close((a / 4).evaluate(inputs)[0], va / 4, rel=1e-5)
     np.testing.assert_allclose(((a + b) - (a + b)).evaluate(inputs)[0], 0.0, atol=1e-4)
     # operands unchanged
-    np.testing.assert_allclose(a.evaluate(inputs)[0], va, rtol=1e-6)
-    np.testing.assert_allclose(b.evaluate(inputs)[0], vb, rtol=1e-6)
+    assert_close(a.evaluate(inputs)[0], va, rel=1e-5)
+    assert_close(b.evaluate(inputs)[0], vb, rel=1e-5)
 
 
 def test_xplique_multiplies_its_running_total(reference_model, inputs):
@@ -81,11 +83,11 @@ def test_xplique_multiplies_its_running_total(reference_model, inputs):
     logits = reference_model(inputs).numpy()
     xplique_values = np.asarray(fn(outputs)).reshape(-1)
     # Xplique averages a one-hot mask over the 6 logits: value / 6
-    np.testing.assert_allclose(xplique_values * 6, 3 * (logits[:, 0] + logits[:, 1]), rtol=1e-4)
+    assert_close(xplique_values * 6, 3 * (logits[:, 0] + logits[:, 1]), rel=1e-4)
     ours = Objective.neuron(reference_model, "logits", 0) + 3 * Objective.neuron(
         reference_model, "logits", 1
     )
-    np.testing.assert_allclose(ours.evaluate(inputs)[0], logits[:, 0] + 3 * logits[:, 1], rtol=1e-4)
+    assert_close(ours.evaluate(inputs)[0], logits[:, 0] + 3 * logits[:, 1], rel=1e-4)
 
 
 def test_batch_is_the_cartesian_product(reference_model, inputs):
@@ -97,7 +99,7 @@ def test_batch_is_the_cartesian_product(reference_model, inputs):
     assert both.names[-1] == "Channel#features_1 & Neuron#logits_4"
     va, vb = a.evaluate(inputs), b.evaluate(inputs)
     expected = np.stack([va[i] + 0.5 * vb[j] for i in range(2) for j in range(3)])
-    np.testing.assert_allclose(both.evaluate(inputs), expected, rtol=1e-4, atol=1e-5)
+    assert_close(both.evaluate(inputs), expected, rel=1e-4)
 
 
 def test_errors(reference_model, tiny_functional_model):

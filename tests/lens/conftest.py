@@ -1,9 +1,6 @@
 """A small Lens site built once for the lens tests, and a headless Chromium to open it."""
 
-import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
@@ -48,44 +45,13 @@ def small_site(tmp_path_factory, reference_model, lens_data):
     return report
 
 
-def _install_chromium() -> str | None:
-    """Path of a Chromium binary, installing Debian's package when possible (root, apt)."""
-    for name in ("chromium", "chromium-browser"):
-        path = shutil.which(name)
-        if path:
-            return path
-    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False, capture_output=True)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "chromium"],
-            env=env,
-            check=False,
-            capture_output=True,
-        )
-    return shutil.which("chromium")
-
-
-def _install_playwright() -> bool:
-    try:
-        import playwright  # noqa: F401
-
-        return True
-    except ImportError:
-        result = subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "playwright"], capture_output=True
-        )
-        return result.returncode == 0
-
-
 @pytest.fixture(scope="session")
 def browser():
-    chromium = _install_chromium()
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
-        pytest.skip("no Chromium could be installed here (needs Debian's chromium package)")
-    if not _install_playwright():
-        pytest.skip("the playwright Python package could not be installed")
-    from playwright.sync_api import sync_playwright
+        pytest.skip("no chromium on PATH (`make test` installs Debian's package where it can)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    sync_playwright = sync_api.sync_playwright
 
     with sync_playwright() as runner:
         browser = runner.chromium.launch(

@@ -179,9 +179,13 @@ def test_empty_disagreement_set_gives_nan_with_warning(rng):
     inputs = np.repeat(np.arange(12, dtype=np.float32)[:, None], 2, axis=1)
     models = [lookup_model(labels, C) for _ in range(K)]  # always right
     metric = MeGe(None, inputs, labels, models=models, verbose=False)
+    explanations = rng.normal(size=(K, 12, 4, 4))
     with pytest.warns(RuntimeWarning, match="S!= is empty"):
-        result = metric.evaluate_explanations(rng.normal(size=(K, 12, 4, 4)))
-    assert np.isnan(result.reco) and 0.5 <= result.mege <= 1.0
+        result = metric.evaluate_explanations(explanations)
+    predictions = np.tile(labels, (K, 1))
+    s_eq, s_ne, _ = brute_force_sets(explanations, predictions, labels, metric.fold_ids_)
+    assert np.isnan(result.reco) and len(s_ne) == 0 and len(s_eq) > 0
+    assert result.mege == pytest.approx(1 / (1 + s_eq.mean()), abs=1e-9)
 
 
 # --- Xplique cross-check ---------------------------------------------------------------------
@@ -360,8 +364,13 @@ def test_end_to_end_training_on_the_synthetic_dataset():
     explanations = np.stack([Saliency(m)(data.images, data.one_hot()) for m in metric.models])
     again = metric.evaluate_explanations(explanations)
     assert result.mege == pytest.approx(again.mege, abs=1e-9) and result.reco == again.reco
-    assert len(result.s_eq) + len(result.s_ne) > 0
-    assert np.isnan(result.mege) or 0.5 <= result.mege <= 1.0
+    predictions = np.stack(
+        [np.argmax(m.predict(data.images, verbose=0), -1) for m in metric.models]
+    )
+    s_eq, s_ne, _ = brute_force_sets(explanations, predictions, data.labels, metric.fold_ids_)
+    assert len(s_eq) > 0
+    np.testing.assert_allclose(np.sort(result.s_eq), np.sort(s_eq), atol=1e-6)
+    assert result.mege == pytest.approx(1 / (1 + s_eq.mean()), abs=1e-6)
 
 
 def test_plot_of_the_distance_distributions():

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+
+import numpy as np
 from sklearn.decomposition import MiniBatchDictionaryLearning as _SkDictionaryLearning
+from sklearn.exceptions import ConvergenceWarning
 
 from ._sklearn import SklearnExtractor
 
@@ -12,6 +17,9 @@ class SparseCoding(SklearnExtractor):
 
     ``sklearn.decomposition.MiniBatchDictionaryLearning`` does the work (``alpha`` sets the
     sparsity; ``positive_code=True`` gives non-negative codes). Extra keyword arguments go to it.
+
+    scikit-learn warns once per lasso problem that stops at ``transform_max_iter`` (hundreds
+    per call on real activations); they are counted and reported as one warning per call.
 
     References
     ----------
@@ -32,4 +40,31 @@ class SparseCoding(SklearnExtractor):
             transform_alpha=self.alpha,
             random_state=self.seed,
             **kwargs,
+        )
+
+    def fit_transform(self, activations) -> np.ndarray:
+        with _one_convergence_warning("fit_transform"):
+            return super().fit_transform(activations)
+
+    def transform(self, activations) -> np.ndarray:
+        with _one_convergence_warning("transform"):
+            return super().transform(activations)
+
+
+@contextlib.contextmanager
+def _one_convergence_warning(where: str):
+    """Collect scikit-learn's per-row ConvergenceWarnings and re-emit them as one."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        yield
+    others = [w for w in caught if not issubclass(w.category, ConvergenceWarning)]
+    for w in others:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    count = len(caught) - len(others)
+    if count:
+        warnings.warn(
+            f"SparseCoding.{where}: {count} lasso problem(s) stopped at their iteration limit "
+            "before converging (raise `transform_max_iter`, or `alpha` for sparser codes).",
+            ConvergenceWarning,
+            stacklevel=4,
         )
