@@ -1,5 +1,6 @@
 """Concept extraction (dictionary learning), CRAFT, concept importance and metrics."""
 
+from .cav import Cav
 from .cluster_graph import (
     ClusterGraph,
     concept_class_alignment,
@@ -26,8 +27,11 @@ from .metrics import (
     sparsity,
     stability,
 )
+from .tcav import Tcav
 
 __all__ = [
+    "Cav",
+    "Tcav",
     "ICA",
     "NMF",
     "PCA",
