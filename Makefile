@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean chromium
+.PHONY: demo test test-portability lint bench clean chromium
 
 $(STAMP): setup.cfg pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,15 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 && \
 	  echo "installed Debian's chromium for the browser test"; } || \
 	echo "chromium is not installed: the browser test will be skipped"
+
+# The suite under the numerics that differ between machines: one thread, oneDNN off, and an
+# AVX2-only CPU (oneDNN, XLA and OpenBLAS kernels restricted to AVX2, as on older CPUs).
+# Not part of `make test` (about 4x its time); run it after touching tolerances.
+test-portability: $(STAMP)
+	OMP_NUM_THREADS=1 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 $(PY) -m pytest -q -m "not slow"
+	TF_ENABLE_ONEDNN_OPTS=0 $(PY) -m pytest -q -m "not slow"
+	ONEDNN_MAX_CPU_ISA=AVX2 XLA_FLAGS=--xla_cpu_max_isa=AVX2 OPENBLAS_CORETYPE=Haswell \
+	  $(PY) -m pytest -q -m "not slow"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check xplique_lens tests benchmarks

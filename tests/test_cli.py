@@ -1,7 +1,12 @@
+import os
+import subprocess
+import sys
+
 import pytest
 
 from xplique_lens import __version__
 from xplique_lens.cli import main
+from xplique_lens.lens import LensOptions
 
 
 def test_version(capsys):
@@ -18,15 +23,38 @@ def test_help(capsys):
 
 
 @pytest.mark.slow
-def test_demo_end_to_end(tmp_path, capsys, reference_model):
+def test_demo_end_to_end(tmp_path, reference_model):
+    """The installed command, in its own process: a site with every class, stage times, and
+    none of TensorFlow's C++ log lines (the session's temporary model cache is inherited)."""
     out = tmp_path / "site"
-    small = ["--images-per-class", "4", "--nb-concepts", "3", "--maco-steps", "4"]
-    assert main(["demo", "--out", str(out), *small, "--maco-size", "32", "--quiet"]) == 0
-    assert capsys.readouterr().out == ""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run(
+        [sys.executable, "-m", "xplique_lens.cli", "demo", "--out", str(out), "--preset", "tiny"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
     index = (out / "index.html").read_text()
     assert index.count("class='card'") == 6
     for slug in range(6):
         assert (out / "classes" / f"{slug:05d}" / "index.html").exists()
+    assert "seconds per stage" in result.stdout and "maco_concepts" in result.stdout
+    assert str((out / "index.html").resolve()) in result.stdout
+    for noise in ("I0000", "E0000", "oneDNN", "cuda", "XLA"):
+        assert noise not in result.stdout + result.stderr
+
+
+def test_presets():
+    assert LensOptions.preset("default") == LensOptions()
+    tiny, paper = LensOptions.preset("tiny"), LensOptions.preset("paper")
+    assert tiny.maco_steps < LensOptions().maco_steps < paper.maco_steps
+    assert LensOptions.preset("fast", seed=3).seed == 3
+    with pytest.raises(ValueError, match="name"):
+        LensOptions.preset("quick")
+    with pytest.raises(TypeError, match="maco_stepz"):
+        LensOptions.preset("fast", maco_stepz=3)
 
 
 def test_build_requires_inputs(tmp_path):

@@ -3,21 +3,70 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
+import tempfile
 import time
 
 from . import __version__
 
 
+@contextlib.contextmanager
+def _quiet_native_logs():
+    """Hide TensorFlow's C++ log lines (oneDNN, CUDA stubs, XLA) unless the user asked for them.
+
+    ``TF_CPP_MIN_LOG_LEVEL=3`` silences what TensorFlow logs once running, but the lines its
+    shared libraries print while loading bypass it: the import runs with the stderr file
+    descriptor redirected, and what it printed is shown only if the import fails.
+    """
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:  # the user's choice
+        yield
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    yield
+
+
+def _print_stage_times(report, quiet: bool) -> None:
+    """Seconds per stage, summed over the classes built (cached stages cost ~0)."""
+    if quiet or not report.seconds:
+        return
+    totals: dict[str, float] = {}
+    computed: dict[str, int] = {}
+    for class_id, seconds in report.seconds.items():
+        for stage, value in seconds.items():
+            totals[stage] = totals.get(stage, 0.0) + value
+            done = report.stages[class_id][stage] == "computed"
+            computed[stage] = computed.get(stage, 0) + done
+    print("\nseconds per stage (all classes):")
+    for stage, value in totals.items():
+        print(f"  {stage:<14} {value:7.1f} s   computed for {computed[stage]} class(es)")
+
+
 def _print_done(report, started: float, quiet: bool) -> None:
     if quiet:
         return
+    _print_stage_times(report, quiet)
     index = report.index.resolve()
     print(f"\nLens site written in {time.perf_counter() - started:.0f} s: {index}")
     print(f"Open it with:  xdg-open {index}   (or: python -m http.server -d {index.parent})")
 
 
-def _options(args: argparse.Namespace):
+def _options(args: argparse.Namespace, preset: str = "default"):
     from .lens import LensOptions
 
     overrides = {
@@ -31,10 +80,13 @@ def _options(args: argparse.Namespace):
             "refine_top",
             "refine_layer",
             "seed",
+            "values_range",
+            "preprocess",
+            "activation_policy",
         )
         if getattr(args, name, None) is not None
     }
-    return LensOptions(**overrides)
+    return LensOptions.preset(args.preset or preset, **overrides)
 
 
 def _classes(text: str | None, class_names: list[str]) -> list[int] | None:
@@ -66,29 +118,67 @@ def _build(args: argparse.Namespace) -> int:
         raise SystemExit(f"build needs --{', --'.join(missing)} (or --merge)")
     import keras
 
-    from .lens.loading import load_images, read_class_names
+    from .lens.loading import open_images, read_class_names
+    from .lens.sharding import resolve_shard
 
+    try:
+        shard = resolve_shard(args.shard, args.shard_count)
+    except ValueError as error:
+        raise SystemExit(f"--shard: {error}") from None
+    options = _options(args)
     model = keras.models.load_model(args.model)
     size = tuple(model.inputs[0].shape[1:3])
-    images, labels, names = load_images(args.images, size)
+    channels = model.inputs[0].shape[-1] or 3
+    try:  # lazy: lists the classes now, decodes one class at a time during the build
+        images = open_images(args.images, size, options.values_range, channels)
+    except (ValueError, TypeError) as error:
+        raise SystemExit(f"--images: {error}") from None
+    names = images.class_names
     if args.class_names:
         names = read_class_names(args.class_names)
     if names is None:
         names = [str(i) for i in range(int(model.outputs[0].shape[-1]))]
+    if shard is not None and not args.quiet:
+        print(f"shard {shard[0]}/{shard[1]}")
     report = build_lens(
         model,
         images,
         names,
         args.layer,
         args.out,
-        labels=labels,
         classes=_classes(args.classes, names),
-        shard=args.shard,
-        options=_options(args),
+        shard=shard,
+        options=options,
         title=args.title,
         progress=not args.quiet,
     )
+    if shard is not None and not args.quiet:
+        print(f"shard {shard[0]}/{shard[1]} built classes: {sorted(report.stages)}")
     _print_done(report, started, args.quiet)
+    return 0
+
+
+def _value_range(text: str) -> tuple[float, float]:
+    """``"LOW,HIGH"`` (e.g. ``0,255``) to a pair of floats, for ``--value-range``."""
+    try:
+        low, high = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected LOW,HIGH such as 0,1 or 0,255, got {text!r}"
+        ) from None
+    if not low < high:
+        raise argparse.ArgumentTypeError(f"expected LOW < HIGH, got {text!r}")
+    return low, high
+
+
+def _layers(args: argparse.Namespace) -> int:
+    import keras
+
+    from .commons.layer_listing import format_layers, list_layers
+
+    model = keras.models.load_model(args.model, compile=False)
+    infos = list_layers(model, args.values_range or (0.0, 1.0), args.nb_inputs, args.seed)
+    print(format_layers(infos[: args.limit] if args.limit else infos, total=len(infos)))
     return 0
 
 
@@ -100,10 +190,11 @@ def _demo(args: argparse.Namespace) -> int:
     if not args.quiet:
         print("loading the built-in reference model (trained and cached on first use)...")
     model = get_reference_model(seed=0, verbose=not args.quiet)
-    data = make_synthetic_dataset(n_per_class=args.images_per_class or 32, seed=7)
     # the demo shows the recursion: the top concept of each class split at conv2
     args.refine_top = 1 if args.refine_top is None else args.refine_top
     args.refine_layer = args.refine_layer or "conv2"
+    options = _options(args, preset="fast")
+    data = make_synthetic_dataset(n_per_class=options.images_per_class, seed=7)
     report = build_lens(
         model,
         data.images,
@@ -112,7 +203,7 @@ def _demo(args: argparse.Namespace) -> int:
         args.out,
         labels=data.labels,
         classes=_classes(args.classes, list(data.class_names)),
-        options=_options(args),
+        options=options,
         title="Lens: built-in reference CNN",
         progress=not args.quiet,
     )
@@ -133,6 +224,18 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--refine-layer", dest="refine_layer", help="layer of the sub-concepts")
     parser.add_argument("--seed", type=int)
+    parser.add_argument(
+        "--activation-policy",
+        dest="activation_policy",
+        choices=("clamp", "signed", "error"),
+        help="CRAFT on a layer that is not non-negative: clamp (max(a, 0), the default), "
+        "signed (semi-NMF) or error",
+    )
+    parser.add_argument(
+        "--preset",
+        choices=("tiny", "fast", "default", "paper"),
+        help="named settings the other options override (build: default, demo: fast)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -150,7 +253,32 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--images", help="folder DIR/<class>/*.png or an .npz (images, labels)")
     build.add_argument("--layer", help="layer of the concepts (non-negative activations)")
     build.add_argument("--class-names", dest="class_names", help="file with one name per line")
-    build.add_argument("--shard", help="I/N: build the I-th of N parts of the classes")
+    build.add_argument(
+        "--shard",
+        help="I/N: build the I-th of N parts of the classes; auto: I and N from a Slurm job "
+        "array or a Kubernetes Indexed Job (docs/scaling.md)",
+    )
+    build.add_argument(
+        "--shard-count",
+        dest="shard_count",
+        type=int,
+        help="N for --shard auto in a Kubernetes Indexed Job (or set JOB_COMPLETIONS)",
+    )
+    build.add_argument(
+        "--value-range",
+        "--values-range",
+        dest="values_range",
+        type=_value_range,
+        metavar="LOW,HIGH",
+        help="range of the model's input pixels, e.g. 0,255 (default 0,1): images are scaled "
+        "to it, MACO images made in it",
+    )
+    build.add_argument(
+        "--preprocess",
+        choices=("caffe", "tf", "torch"),
+        help="keras.applications preprocessing the model expects (applied inside the "
+        "explained model, so pictures stay in image space)",
+    )
     build.add_argument("--merge", action="store_true", help="write the index of all shards")
     build.add_argument("--title", default="Lens", help="title of the site")
     _add_common(build)
@@ -159,13 +287,31 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="build the Lens of the built-in model and dataset")
     _add_common(demo)
     demo.set_defaults(func=_demo)
+
+    layers = commands.add_parser(
+        "layers", help="list the candidate concept layers of a model (nested models included)"
+    )
+    layers.add_argument("--model", required=True, help="a .keras model file")
+    layers.add_argument(
+        "--value-range",
+        "--values-range",
+        dest="values_range",
+        type=_value_range,
+        metavar="LOW,HIGH",
+        help="range of the model's input pixels for the random probes (default 0,1)",
+    )
+    layers.add_argument("--nb-inputs", dest="nb_inputs", type=int, default=4)
+    layers.add_argument("--limit", type=int, default=30, help="layers shown (0: all)")
+    layers.add_argument("--seed", type=int, default=0)
+    layers.set_defaults(func=_layers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``xplique-lens`` command."""
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    with _quiet_native_logs():
+        return args.func(args)
 
 
 if __name__ == "__main__":

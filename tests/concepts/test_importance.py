@@ -133,7 +133,7 @@ def test_bad_inputs_get_clear_errors(linear_space):
     with pytest.raises(ValueError, match="NaN"):
         ConceptImportance(head, bank, "saliency")(np.full_like(codes, np.nan), labels)
     with pytest.raises(ValueError, match="codes"):
-        ConceptImportance(head, bank, "saliency")(codes[:, None], labels)
+        ConceptImportance(head, bank, "saliency")(codes[:, None, None, None], labels)
     with pytest.raises(TypeError, match="latent_to_logit_model"):
         ConceptImportance("h", bank)
     with pytest.raises(ValueError, match="concept_bank"):

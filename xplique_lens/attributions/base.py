@@ -10,7 +10,7 @@ import keras
 import tensorflow as tf
 
 from ..commons.inputs import sanitize_for_model
-from ..commons.model_splitting import find_layer
+from ..commons.model_splitting import layer_model
 from ..commons.operators import OperatorSignature, get_operator
 from ..commons.tf_functions import (
     batched,
@@ -104,8 +104,7 @@ class WhiteBoxExplainer(BlackBoxExplainer):
         if output_layer is not None:
             if not isinstance(model, keras.Model):
                 raise TypeError("`output_layer` needs a keras.Model as `model`.")
-            layer = find_layer(model, output_layer)
-            model = keras.Model(model.inputs, layer.output)
+            model = layer_model(model, output_layer)  # nested layers included
         super().__init__(model, batch_size, operator)
         self.reducer = check_choice(reducer, "reducer", REDUCERS)
         self.gradient_function = make_gradient_function(self.model, self.operator)

@@ -16,8 +16,11 @@ OperatorSignature = Callable[[Callable, tf.Tensor, tf.Tensor], tf.Tensor]
 
 
 def predictions_operator(model: Callable, inputs: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
-    """Score of the target outputs: ``sum(model(inputs) * targets, axis=-1)``."""
-    return tf.reduce_sum(model(inputs) * targets, axis=-1)
+    """Score of the target outputs: ``sum(model(inputs) * targets, axis=-1)``.
+
+    The outputs are cast to the dtype of ``targets`` (a ``mixed_float16`` model outputs float16).
+    """
+    return tf.reduce_sum(tf.cast(model(inputs), targets.dtype) * targets, axis=-1)
 
 
 def regression_operator(model: Callable, inputs: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
@@ -26,7 +29,7 @@ def regression_operator(model: Callable, inputs: tf.Tensor, targets: tf.Tensor) 
     Same formula as the classification operator, as in Xplique 2 (``Tasks.REGRESSION``): a
     mean-absolute-error operator has zero gradient at the prediction and is not offered.
     """
-    return tf.reduce_sum(model(inputs) * targets, axis=-1)
+    return tf.reduce_sum(tf.cast(model(inputs), targets.dtype) * targets, axis=-1)
 
 
 OPERATORS = {

@@ -1,12 +1,14 @@
 """CRAFT: Concept Recursive Activation FacTorization (Fel et al., CVPR 2023).
 
-The model is split as ``f = h o g`` at a layer with non-negative activations. Crops of the class
-images go through ``g``; their (spatially averaged) activations ``A`` are factorised by NMF,
-``A ~ U W``: ``W`` is the concept bank, ``U`` the concept codes of the crops. The importance of
-each concept for the class is its total Sobol index, masks acting on ``U`` through ``h``; where
-each concept is in an image is given by concept attribution maps obtained by differentiating the
-NNLS code implicitly; and a concept can be refined recursively into sub-concepts at an earlier
-layer.
+The model is split as ``f = h o g`` at a layer (of the model or of a nested base model). Crops of
+the class images go through ``g``; their (spatially averaged) activations ``A`` are factorised by
+NMF, ``A ~ U W``: ``W`` is the concept bank, ``U`` the concept codes of the crops. The importance
+of each concept for the class is its total Sobol index, masks acting on ``U`` through ``h``;
+where each concept is in an image is given by concept attribution maps obtained by
+differentiating the NNLS code implicitly; and a concept can be refined recursively into
+sub-concepts at an earlier layer. Layers that are not non-negative (swish, GELU, residual sums)
+follow one policy, ``activation_policy`` (refuse them, clamp them, or factorise them by
+semi-NMF); token layers ``(N, T, D)`` of ViTs are handled like spatial ones.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from ..attributions.sobol.samplers import HaltonSampler
-from ..commons.model_splitting import find_layer, split_model
+from ..commons.layer_listing import NEGATIVE_TOLERANCE
+from ..commons.model_splitting import find_layer, layer_path, split_model
 from ..commons.tf_functions import make_forward_function
 from ..commons.validation import (
     check_batch_size,
@@ -34,10 +37,67 @@ from ..commons.validation import (
 from .crops import extract_crops
 from .extractors.base import BaseConceptExtractor, NotFittedError
 from .extractors.nmf import NMF
+from .extractors.semi_nmf import SemiNMF
 from .importance import ConceptImportance
 
 MAP_METHODS = ("input", "layer")
 MAP_BASELINES = ("mean", "zero")
+ACTIVATION_POLICIES = ("clamp", "signed", "error")
+
+
+def _token_grid(tokens: int) -> tuple[int, int] | None:
+    """``(first patch token, side)`` of ``T`` tokens: ``T = s * s`` patch tokens, or
+    ``T = 1 + s * s`` with a leading class token; None when neither."""
+    side = int(round(np.sqrt(tokens)))
+    if side * side == tokens:
+        return 0, side
+    side = int(round(np.sqrt(tokens - 1)))
+    if tokens > 1 and side * side == tokens - 1:
+        return 1, side
+    return None
+
+
+def _patch_tokens(activations: tf.Tensor) -> tf.Tensor:
+    """The patch tokens of ``(N, T, D)`` activations (without a leading class token)."""
+    grid = _token_grid(int(activations.shape[1]))
+    return activations if grid is None else activations[:, grid[0] :]
+
+
+def _pool(activations: tf.Tensor) -> tf.Tensor:
+    """One vector per sample: the mean over positions ``(N, h, w, p)`` or patch tokens
+    ``(N, T, p)``; ``(N, p)`` as is."""
+    rank = activations.shape.rank
+    if rank == 4:
+        return tf.reduce_mean(activations, axis=(1, 2))
+    if rank == 3:
+        return tf.reduce_mean(_patch_tokens(activations), axis=1)
+    if rank == 2:
+        return activations
+    raise ValueError(
+        "`input_to_latent_model` must output (N, p) vectors, (N, h, w, p) maps or (N, T, p) "
+        f"tokens, got shape {tuple(activations.shape)}."
+    )
+
+
+def _spatial_codes(codes: tf.Tensor) -> tf.Tensor:
+    """Codes on the layer's grid ``(N, h, w, r)``: token codes ``(N, T, r)`` are laid out on the
+    ``s x s`` patch grid (without the class token)."""
+    if codes.shape.rank == 4:
+        return codes
+    if codes.shape.rank == 3:
+        grid = _token_grid(int(codes.shape[1]))
+        if grid is None:
+            raise ValueError(
+                f"method='layer' lays token codes on a square grid, but {codes.shape[1]} tokens "
+                "are neither s * s patches nor a class token + s * s patches: use "
+                "method='input'."
+            )
+        start, side = grid
+        return tf.reshape(codes[:, start:], (-1, side, side, codes.shape[-1]))
+    raise ValueError(
+        "method='layer' needs a spatial layer (N, h, w, p) or tokens (N, T, p); this layer is "
+        "not spatial: use method='input'."
+    )
 
 
 class _Chain:
@@ -48,6 +108,14 @@ class _Chain:
 
     def __call__(self, inputs, *args, **kwargs):
         return self.second(self.first(inputs))
+
+
+def _has_layer(model: keras.Model, layer: str) -> bool:
+    try:
+        find_layer(model, layer)
+    except ValueError:
+        return False
+    return True
 
 
 def _map_baselines(images: tf.Tensor, baseline: Any) -> tf.Tensor:
@@ -97,13 +165,42 @@ class Craft:
     ``estimate_importance`` pushes all images x masks through ``h`` in batches instead of one
     ``predict`` per image; concept attribution maps are computed by implicit differentiation of
     the NNLS code, as in the paper (Xplique only upsamples the codes); ``refine`` implements the
-    paper's recursion (absent from Xplique).
+    paper's recursion (absent from Xplique); layers that are not non-negative follow
+    ``activation_policy``; layers of nested models and token layers work.
+
+    Signed layers. NMF needs non-negative activations; EfficientNet (swish), ConvNeXt and ViTs
+    (GELU) and residual sums are signed. ``activation_policy`` decides, once, what happens:
+
+    - ``"error"`` (default, as Xplique, whose NMF refuses negative data): ``fit`` raises a
+      ``ValueError`` on significantly negative activations.
+    - ``"clamp"``: the activations are replaced by ``max(a, 0)`` at the output of ``g``,
+      everywhere (crops, codes, importance, maps), and factorised by NMF: the concepts describe
+      the positive part of the layer, as in the CRAFT paper's practice of cutting after a ReLU.
+      The negative part is lost, which is mild for swish / GELU (bounded below by -0.28 /
+      -0.17) but not for residual sums; ``h`` then receives reconstructions of ``max(a, 0)``.
+    - ``"signed"``: the activations are kept and factorised by semi-NMF
+      (:class:`~xplique_lens.concepts.extractors.semi_nmf.SemiNMF`: codes ``U >= 0``, signed
+      bank ``W``; Ding, Li & Jordan 2010). Codes stay non-negative amounts of each concept, so
+      the Sobol masks and the NNLS maps keep their meaning, and ``h`` receives signed
+      reconstructions like the real activations: the sound choice for residual streams.
+
+    Negative values that are float round-off (``min >= -1e-5 * max |a|``) are clamped to zero
+    silently whatever the policy, whenever the extractor is an NMF. A signed extractor given
+    explicitly (``PCA``, ``ICA``, ``SemiNMF``...) always receives the activations as they are.
+
+    Token layers. ``g`` may output tokens ``(N, T, D)`` (a ViT's residual stream). A crop's
+    activation is the mean of its patch tokens; codes are computed per token ``(N, T, r)``
+    (the class token included, so that ``h`` receives every token); ``method="layer"`` maps lay
+    the patch tokens on their ``s x s`` grid. ``T = s * s`` means patch tokens only,
+    ``T = 1 + s * s`` a leading class token, which is left out of the crop means and of the
+    maps (it has no position).
 
     Parameters
     ----------
     input_to_latent_model
-        ``g``: images ``(N, H, W, C)`` -> activations ``(N, h, w, p)`` or ``(N, p)``,
-        non-negative for NMF (e.g. the output of a ReLU).
+        ``g``: images ``(N, H, W, C)`` -> activations ``(N, h, w, p)``, tokens ``(N, T, p)`` or
+        vectors ``(N, p)``; non-negative for NMF (e.g. the output of a ReLU), or see
+        ``activation_policy``.
     latent_to_logit_model
         ``h``: activations -> logits.
     number_of_concepts
@@ -115,11 +212,15 @@ class Craft:
         size before ``g``.
     extractor
         A concept extractor (``NMF``, ``PCA``, ``ICA``, ``KMeans``, ``SparseCoding``) with
-        ``n_components == number_of_concepts``; default ``NMF(number_of_concepts)``.
+        ``n_components == number_of_concepts``; default ``NMF(number_of_concepts)``, or
+        ``SemiNMF(number_of_concepts)`` with ``activation_policy="signed"``.
     stride
         Step between crops; default ``int(0.8 * patch_size)`` (the paper, Xplique).
     verbose
         Show progress bars.
+    activation_policy
+        ``"error"``, ``"clamp"`` or ``"signed"``: what to do with a layer that is not
+        non-negative (see above).
 
     Attributes
     ----------
@@ -128,7 +229,9 @@ class Craft:
     crops_, crops_origin_
         The crops ``(M, patch, patch, C)`` and ``(image index, top, left)`` of each.
     crops_activations_
-        Spatially averaged activations of the crops ``(M, p)`` (``A``).
+        Spatially averaged activations of the crops ``(M, p)`` (``A``), after the policy.
+    activations_range_
+        ``(min, max)`` of the crops' activations at the layer, before the policy.
     crops_u_
         Concept codes of the crops ``(M, r)`` (``U``).
     concept_bank_
@@ -155,6 +258,7 @@ class Craft:
         extractor: BaseConceptExtractor | None = None,
         stride: int | None = None,
         verbose: bool = False,
+        activation_policy: str = "error",
     ):
         if not callable(input_to_latent_model):
             raise TypeError(
@@ -172,8 +276,18 @@ class Craft:
         self.batch_size = check_batch_size(batch_size)
         self.patch_size = check_positive_int(patch_size, "patch_size")
         self.stride = None if stride is None else check_positive_int(stride, "stride")
+        self.activation_policy = check_choice(
+            activation_policy, "activation_policy", ACTIVATION_POLICIES
+        )
         if extractor is None:
-            extractor = NMF(self.number_of_concepts)
+            signed = self.activation_policy == "signed"
+            extractor = (SemiNMF if signed else NMF)(self.number_of_concepts)
+        elif self.activation_policy == "signed" and isinstance(extractor, NMF):
+            raise ValueError(
+                "`activation_policy`='signed' keeps negative activations, but the `extractor` "
+                "NMF needs non-negative ones: leave `extractor=None` (semi-NMF) or pass a signed "
+                "extractor (SemiNMF, PCA, ICA)."
+            )
         if not hasattr(extractor, "fit_transform") or not hasattr(extractor, "transform"):
             raise TypeError(
                 "`extractor` must be a concept extractor with fit_transform/transform (e.g. "
@@ -185,6 +299,8 @@ class Craft:
                 f"`number_of_concepts`={self.number_of_concepts}; they must match."
             )
         self.extractor = extractor
+        # NMF needs max(a, 0): policy "clamp", or round-off negatives (fit checks the rest)
+        self._clamp = isinstance(extractor, NMF)
         self.verbose = verbose
         self.model = None
         self.layer = None
@@ -197,12 +313,26 @@ class Craft:
     def from_model(cls, model: keras.Model, layer: str | int, **kwargs: Any) -> Craft:
         """Split ``model`` at ``layer`` (``g`` = up to it, ``h`` = the rest) and build a Craft.
 
-        ``kwargs`` are those of ``Craft`` (``number_of_concepts``, ``batch_size``, ...).
+        Parameters
+        ----------
+        model
+            A built Sequential or functional Keras model.
+        layer
+            Index or name of a top-level layer, a path through nested models
+            (``"mobilenetv2_1.00_224/out_relu"``), or a bare name unique in the nested tree
+            (``"out_relu"``); see :func:`~xplique_lens.commons.find_layer`.
+        **kwargs
+            Those of ``Craft`` (``number_of_concepts``, ``batch_size``, ``activation_policy``...).
+
+        Returns
+        -------
+        Craft
+            Not fitted; ``layer`` holds the full path of the layer.
         """
         g, h = split_model(model, layer)
         craft = cls(g, h, **kwargs)
         craft.model = model
-        craft.layer = find_layer(model, layer).name
+        craft.layer = layer_path(model, layer)
         return craft
 
     # ---------------------------------------------------------------- helpers
@@ -210,22 +340,31 @@ class Craft:
         if not hasattr(self, "concept_bank_"):
             raise NotFittedError("This Craft is not fitted yet: call `fit(inputs, class_id)`.")
 
+    def _policy(self, activations: tf.Tensor) -> tf.Tensor:
+        """float32 activations after the policy (``max(a, 0)`` for NMF)."""
+        activations = tf.cast(activations, tf.float32)
+        return tf.maximum(activations, 0.0) if self._clamp else activations
+
     def _latent(self, images: tf.Tensor) -> tf.Tensor:
-        """``g`` over batches (memory bounded by ``batch_size``)."""
+        """``g`` over batches (memory bounded by ``batch_size``), after the policy."""
         step = len(images) if not self.batch_size else self.batch_size
         outs = [self._latent_forward(images[s : s + step]) for s in range(0, len(images), step)]
-        return tf.cast(tf.concat(outs, 0), tf.float32)
+        return self._policy(tf.concat(outs, 0))
 
-    def _crop_activations(self, crops: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
+    def _crop_activations(
+        self, crops: tf.Tensor, size: tuple[int, int]
+    ) -> tuple[tf.Tensor, float, float]:
+        """Pooled activations of the crops after the policy, and the ``(min, max)`` of the
+        activations before it."""
         step = len(crops) if not self.batch_size else self.batch_size
-        outs = []
+        outs, low, high = [], np.inf, -np.inf
         for s in tqdm(range(0, len(crops), step), disable=not self.verbose, desc="crops"):
             resized = tf.image.resize(crops[s : s + step], size, method="bicubic")
             acts = tf.cast(self._latent_forward(resized), tf.float32)
-            if acts.shape.rank == 4:
-                acts = tf.reduce_mean(acts, axis=(1, 2))
-            outs.append(acts)
-        return tf.concat(outs, 0)
+            low = min(low, float(tf.reduce_min(acts)))
+            high = max(high, float(tf.reduce_max(acts)))
+            outs.append(_pool(self._policy(acts)))
+        return tf.concat(outs, 0), low, high
 
     def _codes(self, activations: tf.Tensor) -> tf.Tensor:
         """Codes of activations ``(N, [h, w,] p)`` -> ``(N, [h, w,] r)`` (TF)."""
@@ -252,15 +391,15 @@ class Craft:
         images = _as_images(inputs)
         class_id = check_positive_int(class_id, "class_id", minimum=0)
         crops, origins = extract_crops(images, self.patch_size, self.stride)
-        activations = self._crop_activations(crops, tuple(images.shape[1:3]))
-        if getattr(self.extractor, "non_negative", False) and isinstance(self.extractor, NMF):
-            minimum = float(tf.reduce_min(activations))
-            if minimum < 0:
-                raise ValueError(
-                    f"The activations of `input_to_latent_model` are negative (min {minimum:.4g})"
-                    f" but NMF needs non-negative ones: cut the model after a ReLU, or pass a "
-                    f"signed `extractor` (PCA, ICA)."
-                )
+        activations, low, high = self._crop_activations(crops, tuple(images.shape[1:3]))
+        scale = max(abs(low), abs(high))
+        if self._clamp and self.activation_policy == "error" and low < -NEGATIVE_TOLERANCE * scale:
+            raise ValueError(
+                f"The activations of `input_to_latent_model` are negative (min {low:.4g}, max "
+                f"{high:.4g}) but NMF needs non-negative ones: cut the model after a ReLU, pass "
+                "`activation_policy`='clamp' (max(a, 0)) or 'signed' (semi-NMF), or a signed "
+                "`extractor` (PCA, ICA)."
+            )
         if self.number_of_concepts > activations.shape[-1]:
             raise ValueError(
                 f"`number_of_concepts`={self.number_of_concepts} is larger than the number of "
@@ -272,6 +411,7 @@ class Craft:
         self.crops_ = crops.numpy()
         self.crops_origin_ = origins
         self.crops_activations_ = activations.numpy()
+        self.activations_range_ = (low, high)
         self.crops_u_ = np.asarray(codes, np.float32)
         self.concept_bank_ = np.asarray(self.extractor.components_, np.float32)
         self.children_ = {}
@@ -364,7 +504,9 @@ class Craft:
         def maps(points: tf.Tensor, deltas: tf.Tensor) -> tf.Tensor:
             with tf.GradientTape(persistent=True) as tape:
                 tape.watch(points)
-                codes = self._codes(tf.cast(latent(points), tf.float32))
+                codes = self._codes(self._policy(latent(points)))
+                if codes.shape.rank == 3:  # tokens: the patch tokens (as the crops' means)
+                    codes = _patch_tokens(codes)
                 axes = list(range(1, codes.shape.rank - 1))
                 totals = tf.reduce_sum(codes, axis=axes) if axes else codes  # (P, r)
             out = []
@@ -486,12 +628,7 @@ class Craft:
         step = len(images) if not batch_size else batch_size
         outs = []
         for s in tqdm(range(0, len(images), step), disable=not self.verbose, desc="maps"):
-            codes = self._codes(self._latent(images[s : s + step]))
-            if codes.shape.rank != 4:
-                raise ValueError(
-                    "method='layer' needs a spatial layer (N, h, w, p); this layer is not "
-                    "spatial: use method='input'."
-                )
+            codes = _spatial_codes(self._codes(self._latent(images[s : s + step])))
             outs.append(tf.image.resize(codes, size, method="bilinear"))
         return tf.concat(outs, 0)
 
@@ -586,7 +723,9 @@ class Craft:
         concept_id
             The concept to refine.
         layer
-            An earlier layer (name or index) of the model; it must be inside ``g``.
+            An earlier layer of the model (any form of
+            :func:`~xplique_lens.commons.find_layer`: index, name, ``"base/name"`` path, bare
+            name unique in the nested tree); it must be inside ``g``.
         number_of_concepts
             Number of sub-concepts.
         nb_crops
@@ -595,7 +734,8 @@ class Craft:
         patch_size
             Crop size of the child; default the input size (each parent crop is one child crop).
         extractor
-            Extractor of the child; default NMF.
+            Extractor of the child; default as the parent's ``activation_policy`` gives it
+            (NMF, or semi-NMF for ``"signed"``); the child has the parent's policy.
 
         Returns
         -------
@@ -604,16 +744,17 @@ class Craft:
         """
         self._check_fitted()
         concept_id = self._check_concept(concept_id)
-        if self.model is not None:
-            parent_index = self.model.layers.index(find_layer(self.model, self.layer))
-            child_index = self.model.layers.index(find_layer(self.model, layer))
-            if child_index >= parent_index:
+        if self.model is not None and isinstance(self.input_to_latent_model, keras.Model):
+            # ``g`` keeps the names and nested paths of the layers before the parent layer
+            child_path = layer_path(self.model, layer)
+            if child_path == self.layer or not _has_layer(self.input_to_latent_model, child_path):
                 raise ValueError(
                     f"`layer` {layer!r} must come before the parent layer {self.layer!r}."
                 )
-            first, rest = split_model(self.input_to_latent_model, layer)
+            first, rest = split_model(self.input_to_latent_model, child_path)
             latent_to_logit = _Chain(rest, self.latent_to_logit_model)
         elif isinstance(self.input_to_latent_model, keras.Model):
+            child_path = layer_path(self.input_to_latent_model, layer)
             first, rest = split_model(self.input_to_latent_model, layer)
             latent_to_logit = _Chain(rest, self.latent_to_logit_model)
         else:
@@ -636,9 +777,10 @@ class Craft:
             patch_size=patch_size or min(size),
             extractor=extractor,
             verbose=self.verbose,
+            activation_policy=self.activation_policy,
         )
         child.model = self.model
-        child.layer = find_layer(self.input_to_latent_model, layer).name
+        child.layer = child_path
         child.to_parent_latent_ = rest
         child.parent_ = self
         child.parent_concept_id_ = concept_id

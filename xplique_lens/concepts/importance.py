@@ -78,12 +78,13 @@ def as_concept_bank(concept_bank: Any, name: str = "concept_bank") -> tf.Tensor:
 
 
 def as_codes(codes: Any, number_of_concepts: int, name: str = "codes") -> tf.Tensor:
-    """Codes ``(N, r)`` or spatial ``(N, h, w, r)`` as float32, checked against ``r``."""
+    """Codes ``(N, r)``, spatial ``(N, h, w, r)`` or per token ``(N, T, r)`` as float32,
+    checked against ``r``."""
     tensor = to_float_tensor(codes, name)
-    if tensor.shape.rank not in (2, 4):
+    if tensor.shape.rank not in (2, 3, 4):
         raise ValueError(
-            f"`{name}` must be concept codes (N, r) or spatial codes (N, h, w, r), got shape "
-            f"{tuple(tensor.shape)}."
+            f"`{name}` must be concept codes (N, r), spatial codes (N, h, w, r) or token codes "
+            f"(N, T, r), got shape {tuple(tensor.shape)}."
         )
     if tensor.shape[-1] != number_of_concepts:
         raise ValueError(

@@ -20,7 +20,7 @@ import tensorflow as tf
 from scipy import linalg
 
 from ..commons.batching import batch_apply
-from ..commons.model_splitting import find_layer
+from ..commons.model_splitting import layer_model
 from ..commons.validation import check_batch_size, to_float_tensor
 
 
@@ -56,10 +56,9 @@ class _FeatureSpace:
         self.model = model
         self.batch_size = check_batch_size(batch_size)
         if layer is None:
-            output = model.layers[-1].input
+            extractor = keras.Model(model.inputs[0], model.layers[-1].input)
         else:
-            output = find_layer(model, layer).output
-        extractor = keras.Model(model.inputs[0], output)
+            extractor = layer_model(model, layer)  # nested layers included
         self.size = tuple(int(d) for d in model.inputs[0].shape[1:3])
         self._forward = tf.function(lambda x: tf.reshape(extractor(x), (tf.shape(x)[0], -1)))
 

@@ -30,7 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..commons.model_splitting import find_layer
+from ..commons.model_splitting import find_layer, layer_model
 
 _KINDS = ("neuron", "channel", "layer_mean", "layer_magnitude", "direction")
 
@@ -89,7 +89,10 @@ class Objective:
     """A (batch of) feature-visualization objective(s) on a Keras model.
 
     Build objectives with the constructors :meth:`neuron`, :meth:`channel`, :meth:`layer`,
-    :meth:`direction` and :meth:`class_logit`, and combine them with ``+``, ``-``, ``*``.
+    :meth:`direction` and :meth:`class_logit`, and combine them with ``+``, ``-``, ``*``. Every
+    constructor takes its ``layer`` in any form of :func:`~xplique_lens.commons.find_layer`,
+    including the layers of a nested base model (``"mobilenetv2_1.00_224/out_relu"`` or
+    ``"out_relu"`` in ``Sequential([preprocessing, base, pooling, Dense])``).
 
     Parameters
     ----------
@@ -126,7 +129,9 @@ class Objective:
         model
             Keras model.
         layer
-            Layer name or index.
+            Index or name of a top-level layer, a path through nested models
+            (``"base/name"``), or a bare name unique in the nested tree (see
+            :func:`~xplique_lens.commons.find_layer`).
         neurons_ids
             Index (flat, or a tuple over the layer's shape) or list of indices.
         multiplier
@@ -324,8 +329,8 @@ class Objective:
         combos = combos.reshape(len(combos), len(self.terms))
         masks = [tf.constant(t.masks[combos[:, i]], tf.float32) for i, t in enumerate(self.terms)]
         nb_objectives = len(combos)
-        inputs = self.model.inputs[0]
-        feature_model = keras.Model(inputs, [layer.output for layer in layers])
+        # layers of nested models (a keras.applications base) are rewired from the model input
+        feature_model = layer_model(self.model, layers)
         terms = self.terms
 
         def scores(outputs: list[tf.Tensor]) -> tf.Tensor:

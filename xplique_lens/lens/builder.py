@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,15 +17,19 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from ..commons.batching import batch_apply
 from ..commons.inputs import sanitize_inputs
 from ..commons.model_splitting import find_layer
+from ..commons.preprocessing import check_preprocess_mode, check_values_range, with_preprocessing
 from ..commons.tf_functions import make_forward_function
+from .loading import ArrayImages, ImageSource
 from .options import LensOptions
 from .render import render_class_files
+from .sharding import parse_shard, resolve_shard, select_shard
 from .site import copy_assets, render_index
 from .stages import STAGES, ClassContext
 from .store import StageStore, atomic_write_text, fingerprint, model_fingerprint
+
+__all__ = ["BuildReport", "build_lens", "merge_lens", "parse_shard"]
 
 
 @dataclass
@@ -41,38 +46,61 @@ class BuildReport:
         return self.out_dir / "index.html"
 
 
-def parse_shard(shard: str | tuple[int, int] | None) -> tuple[int, int] | None:
-    """``"I/N"`` (1-based) or ``(I, N)`` to ``(I, N)``, with a clear error for anything else."""
-    if shard is None:
-        return None
-    if isinstance(shard, str):
-        try:
-            index, total = (int(part) for part in shard.split("/"))
-        except ValueError:
-            raise ValueError(f"`shard` must look like 'I/N' (e.g. '2/4'), got {shard!r}.") from None
-    else:
-        index, total = shard
-    if not 1 <= index <= total:
-        raise ValueError(f"`shard` must satisfy 1 <= I <= N, got {index}/{total}.")
-    return index, total
+def _as_source(images_or_dataset: Any, labels: Any) -> ImageSource:
+    """An :class:`ImageSource` as given, or arrays / tensors / datasets held in memory."""
+    if isinstance(images_or_dataset, ImageSource):
+        if labels is not None:
+            raise ValueError(
+                "`labels` must be None when `images_or_dataset` is an ImageSource (it gives "
+                f"its own labels), got labels of type {type(labels).__name__}."
+            )
+        return images_or_dataset
+    inputs, targets = sanitize_inputs(images_or_dataset, labels, expected_rank=4)
+    return ArrayImages(inputs.numpy(), None if targets is None else targets.numpy())
 
 
-def _group_by_class(
-    model: keras.Model, images: Any, labels: Any, nb_classes: int, batch_size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    inputs, targets = sanitize_inputs(images, labels, expected_rank=4)
-    if targets is None:
-        logits = batch_apply(make_forward_function(model), (inputs,), batch_size)
-        labels = np.argmax(logits.numpy(), axis=-1)
-    else:
-        targets = targets.numpy()
-        labels = targets.argmax(-1) if targets.ndim == 2 else targets.astype(np.int64)
+def _class_labels(
+    model: keras.Model, source: ImageSource, nb_classes: int, batch_size: int
+) -> np.ndarray:
+    """Label of every image: the source's, else the model's prediction (one batched pass)."""
+    labels = source.labels()
+    if labels is None:
+        forward = make_forward_function(model)
+        labels = np.concatenate(
+            [
+                np.argmax(forward(tf.constant(batch)).numpy(), axis=-1)
+                for batch in source.batches(batch_size)
+            ]
+        )
+    labels = np.asarray(labels)
+    if labels.size == 0:
+        raise ValueError("`images_or_dataset` holds no images; expected at least one.")
+    if labels.ndim == 2:  # one-hot
+        labels = labels.argmax(-1)
+    labels = labels.astype(np.int64)
     if labels.min() < 0 or labels.max() >= nb_classes:
         raise ValueError(
             f"labels must lie in [0, {nb_classes}) for {nb_classes} class names, got "
             f"[{labels.min()}, {labels.max()}]."
         )
-    return inputs.numpy(), labels
+    return labels
+
+
+def _warn_outside_range(images: np.ndarray, values_range: tuple[float, float], name: str) -> bool:
+    """Warn (and return True) if ``images`` clearly leave ``values_range``."""
+    low, high = values_range
+    margin = 0.01 * (high - low)
+    found_low, found_high = float(images.min()), float(images.max())
+    if found_low < low - margin or found_high > high + margin:
+        warnings.warn(
+            f"images of class {name!r} lie in [{found_low:.3g}, {found_high:.3g}], outside "
+            f"options.values_range={values_range}: give the range of the model's inputs "
+            f"(e.g. LensOptions(values_range=(0, 255)), --value-range 0,255), or MACO images "
+            f"and the preprocessing will be in the wrong range.",
+            stacklevel=3,
+        )
+        return True
+    return False
 
 
 def build_lens(
@@ -100,9 +128,17 @@ def build_lens(
     Parameters
     ----------
     model
-        Keras classifier (logits or probabilities).
+        Keras classifier (logits or probabilities). With ``options.preprocess`` set, the Lens
+        explains ``with_preprocessing(model, options.preprocess, options.values_range)``
+        (:func:`xplique_lens.commons.preprocessing.with_preprocessing`): images, crops, maps
+        and MACO images stay in image space while the model gets what it was trained on.
     images_or_dataset
-        Images ``(N, H, W, C)`` float, or a ``tf.data.Dataset`` of ``(image, label)``.
+        Images ``(N, H, W, C)`` float in ``options.values_range``, a ``tf.data.Dataset`` of
+        ``(image, label)`` (both held in memory), or an
+        :class:`~xplique_lens.lens.loading.ImageSource` such as
+        :func:`~xplique_lens.lens.loading.open_images` returns for a folder or an
+        ``.npz`` / ``.npy`` file, read one class at a time (memory of one class, whatever the
+        size of the dataset; what ``xplique-lens build`` uses).
     class_names
         Name of each output of the model (user strings: escaped in the pages).
     layer
@@ -111,14 +147,18 @@ def build_lens(
         Folder of the site (created).
     labels
         Labels of the images when they are an array; ``None`` groups images by the model's
-        predicted class.
+        predicted class (for an ``ImageSource`` without labels: one batched pass of the model).
     classes
         Class indices to build (default: all).
     shard
         ``"I/N"``: build only the I-th of N interleaved parts of the classes, so N processes or
         machines can share the work; merge with :func:`merge_lens` (or ``--merge``).
+        ``"auto"`` reads I and N from a Slurm job array or a Kubernetes Indexed Job
+        (:func:`xplique_lens.lens.sharding.shard_from_environment`; ``docs/scaling.md``).
     options
-        :class:`LensOptions`.
+        :class:`LensOptions`; ``values_range`` is the range of the images (MACO images are
+        made in it, pictures are shown mapped to [0, 1]) and ``preprocess`` the
+        ``keras.applications`` preprocessing mode the model expects, if any.
     title
         Title of the site.
     progress
@@ -130,30 +170,45 @@ def build_lens(
         Which stages were computed or loaded, with timings; ``report.index`` is the index page.
     """
     options = options or LensOptions()
+    values_range = check_values_range(options.values_range)
+    preprocess = check_preprocess_mode(options.preprocess)
     class_names = [str(name) for name in class_names]
-    find_layer(model, layer)
+    target = find_layer(model, layer)
     out = Path(out_dir)
-    images, labels = _group_by_class(model, images_or_dataset, labels, len(class_names), 64)
     selected = list(range(len(class_names))) if classes is None else [int(c) for c in classes]
     for c in selected:
         if not 0 <= c < len(class_names):
             raise ValueError(f"`classes` must hold indices in [0, {len(class_names)}), got {c}.")
-    parsed = parse_shard(shard)
-    if parsed is not None:
-        index, total = parsed
-        selected = selected[index - 1 :: total]
+    selected = select_shard(selected, resolve_shard(shard))
+    source = _as_source(images_or_dataset, labels)
+    source_range = getattr(source, "values_range", None)
+    if source_range is not None and tuple(source_range) != values_range:
+        raise ValueError(
+            f"`images_or_dataset` scales images to values_range={tuple(source_range)} but "
+            f"options.values_range={values_range}; open the images with the options' range."
+        )
+    model_key = model_fingerprint(model)
+    if preprocess is not None:
+        if isinstance(layer, int):  # the preprocessing layer comes first in the wrapped model
+            layer = target.name
+        model = with_preprocessing(model, preprocess, values_range)
+        model_key = fingerprint(model_key, preprocess, list(values_range))
+    labels = _class_labels(model, source, len(class_names), 64)
 
     store = StageStore(out)
-    model_key = model_fingerprint(model)
     report = BuildReport(out)
     copy_assets(out)
     bar = tqdm(selected, desc="lens classes", disable=not progress, unit="class")
+    warned = False
     with _quiet_retracing_warnings():
         for class_id in bar:
             bar.set_postfix_str(class_names[class_id][:24])
-            class_images = images[labels == class_id][: options.images_per_class]
-            if len(class_images) == 0:
+            indices = np.flatnonzero(labels == class_id)[: options.images_per_class]
+            if len(indices) == 0:
                 continue
+            class_images = source.read(indices)  # one class in memory at a time
+            if not warned:
+                warned = _warn_outside_range(class_images, values_range, class_names[class_id])
             ctx = ClassContext(model, layer, class_id, class_names[class_id], class_images, options)
             results = _build_class(ctx, store, model_key, report)
             manifest = render_class_files(out, ctx, results)

@@ -75,6 +75,12 @@ def _attributions(ctx: ClassContext, _: dict) -> dict:
     return {"names": np.array(list(maps)), "maps": np.stack(list(maps.values()))}
 
 
+def _maco_noise(opts: LensOptions) -> float:
+    """MACO's default noise (0.08 on [0, 1] images) as the same share of ``values_range``."""
+    low, high = opts.values_range
+    return 0.08 * (float(high) - float(low))
+
+
 def _maco_class(ctx: ClassContext, _: dict) -> dict:
     from ..features import Objective, maco
 
@@ -83,6 +89,7 @@ def _maco_class(ctx: ClassContext, _: dict) -> dict:
         Objective.class_logit(ctx.model, ctx.class_id),
         nb_steps=opts.maco_steps,
         values_range=opts.values_range,
+        noise_intensity=_maco_noise(opts),
         custom_shape=(opts.maco_size, opts.maco_size),
         nb_crops=opts.maco_crops,
         seed=opts.seed,
@@ -119,6 +126,7 @@ def _concepts(ctx: ClassContext, _: dict) -> dict:
         ctx.layer,
         number_of_concepts=opts.nb_concepts,
         patch_size=opts.patch_size,
+        activation_policy=opts.activation_policy,
     ).fit(ctx.images, class_id=ctx.class_id)
     importances = craft.estimate_importance(nb_design=opts.sobol_design)
     order = craft.most_important_concepts_
@@ -183,6 +191,7 @@ def _maco_concepts(ctx: ClassContext, upstream: dict) -> dict:
         Objective.direction(ctx.model, ctx.layer, bank),
         nb_steps=opts.maco_steps,
         values_range=opts.values_range,
+        noise_intensity=_maco_noise(opts),
         custom_shape=(opts.maco_size, opts.maco_size),
         nb_crops=opts.maco_crops,
         seed=opts.seed,
@@ -216,6 +225,7 @@ _CONCEPT_OPTIONS = (
     "refine_top",
     "refine_layer",
     "sobol_design",
+    "activation_policy",
 )
 _SOBOL_OPTIONS = ("sobol_grid", "sobol_design", "seed")
 _MACO_OPTIONS = ("maco_steps", "maco_size", "maco_crops", "values_range", "seed")

@@ -133,22 +133,24 @@ def perturbation_scores(
 
 
 def _upsample_tile(masks: tf.Tensor, size: tuple[int, int], channels: int) -> tf.Tensor:
-    """Nearest upsampling of ``(q, g, g', 1)`` masks to ``(q, H, W, channels)``.
+    """Nearest upsampling of ``(q, g, g', 1)`` masks to ``(q, H, W, channels)``; masks with
+    their own channels ``(q, g, g', c)`` (``nb_channels = c``) keep them.
 
     Integer factors take a single broadcast (each cell becomes a block; the same pixels as
     :func:`upsample_masks`, i.e. ``tf.image.resize(..., "nearest")``); others use the resize.
     """
-    grid = tuple(masks.shape[1:3])
+    grid, mask_channels = tuple(masks.shape[1:3]), masks.shape[-1]
+    channels = channels if mask_channels == 1 else mask_channels
     if grid != size and all(s % g == 0 for s, g in zip(size, grid)):
         rows, cols = grid
-        blocks = tf.reshape(masks, (-1, rows, 1, cols, 1, 1))
+        blocks = tf.reshape(masks, (-1, rows, 1, cols, 1, mask_channels))
         blocks = tf.broadcast_to(
             blocks, (tf.shape(masks)[0], rows, size[0] // rows, cols, size[1] // cols, channels)
         )
         return tf.reshape(blocks, (-1, *size, channels))
     if grid != size:
         masks = upsample_masks(masks, size)
-    return masks if channels == 1 else tf.repeat(masks, channels, axis=-1)
+    return masks if mask_channels == channels else tf.repeat(masks, channels, axis=-1)
 
 
 def _all_pairs(

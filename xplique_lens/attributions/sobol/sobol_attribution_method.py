@@ -61,6 +61,10 @@ class SobolAttributionMethod(BlackBoxExplainer):
         See :class:`~xplique_lens.attributions.base.BlackBoxExplainer`.
     seed
         Seed of a random sampler given by name (ignored by the deterministic default).
+    nb_channels
+        Channels of the masks (keyword only, as Xplique): 1 (default) masks all the channels of
+        a cell together; the number of input channels ``C`` gives each channel of each cell its
+        own variable (``d = grid_size**2 * C``) and maps ``(N, H, W, C)``.
     """
 
     def __init__(
@@ -74,16 +78,19 @@ class SobolAttributionMethod(BlackBoxExplainer):
         batch_size: int | None = 256,
         operator: str | OperatorSignature | None = None,
         seed: int | None = None,
+        *,
+        nb_channels: int = 1,
     ):
         super().__init__(model, batch_size, operator)
         self.grid_size = check_positive_int(grid_size, "grid_size", minimum=2)
+        self.nb_channels = check_positive_int(nb_channels, "nb_channels")
         self.nb_design = check_power_of_two(nb_design, "nb_design")
         self.sampler = get_sampler(sampler, seed)
         self.estimator = get_estimator(estimator)
         self.perturbation_function = get_perturbation(perturbation_function)
         self.seed = seed
         operator_fn, model_fn = self.operator, self.model
-        mask_shape = (self.grid_size, self.grid_size, 1)
+        mask_shape = (self.grid_size, self.grid_size, self.nb_channels)
         self._scorer = make_perturbation_scorer(
             lambda x, y: operator_fn(model_fn, x, y),
             self.perturbation_function,
@@ -91,7 +98,7 @@ class SobolAttributionMethod(BlackBoxExplainer):
         )
         # the design is drawn once (samplers are deterministic given their seed); the compiled
         # kernel streams every image x mask pair inside one graph
-        self.design = self.sampler.sample(self.grid_size**2, self.nb_design)
+        self.design = self.sampler.sample(self.grid_size**2 * self.nb_channels, self.nb_design)
         self._kernel = make_sobol_kernel(
             lambda x, y: operator_fn(model_fn, x, y),
             self.design,
@@ -102,7 +109,7 @@ class SobolAttributionMethod(BlackBoxExplainer):
         )
 
     def explain(self, inputs: Any, targets: Any = None, verbose: bool = False) -> tf.Tensor:
-        """Sobol attribution maps ``(N, H, W, 1)`` (float32).
+        """Sobol attribution maps ``(N, H, W, nb_channels)`` (float32).
 
         Parameters
         ----------
@@ -120,6 +127,11 @@ class SobolAttributionMethod(BlackBoxExplainer):
             raise ValueError(
                 f"`inputs` must be images (N, H, W, C), got shape {tuple(inputs.shape)}."
             )
+        if self.nb_channels not in (1, inputs.shape[-1]):
+            raise ValueError(
+                f"`nb_channels` must be 1 or the number of input channels {inputs.shape[-1]}, "
+                f"got {self.nb_channels}."
+            )
         grid = self.grid_size
         if not verbose:
             indices = self._kernel(inputs, targets)
@@ -133,7 +145,7 @@ class SobolAttributionMethod(BlackBoxExplainer):
             estimator=self.estimator,
             perturbation=self.perturbation_function,
             batch_size=self.batch_size,
-            mask_shape=(grid, grid, 1),
+            mask_shape=(grid, grid, self.nb_channels),
             seed=self.seed,
             verbose=verbose,
             scorer=self._scorer,
