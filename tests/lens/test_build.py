@@ -80,27 +80,6 @@ def test_interrupted_build_resumes(tmp_path, reference_model, lens_data, monkeyp
     assert report.stages[3][original.name] == "computed"
 
 
-def test_shards_partition_classes_and_merge(tmp_path, reference_model, lens_data):
-    built = []
-    for shard in ("1/2", "2/2"):
-        report = build_lens(
-            reference_model,
-            lens_data.images,
-            NAMES,
-            FEATURE_LAYER,
-            tmp_path,
-            labels=lens_data.labels,
-            classes=[0, 1, 2, 4],
-            shard=shard,
-            options=replace(SMALL, nb_examples=1),
-            progress=False,
-        )
-        built.append(set(report.stages))
-    assert built[0] | built[1] == {0, 1, 2, 4} and not built[0] & built[1]
-    index = merge_lens(tmp_path).read_text()
-    assert index.count("class='card'") == 4
-
-
 @pytest.mark.parametrize("shard", ["3/2", "0/4", "a/b", "1-2"])
 def test_bad_shard(shard):
     with pytest.raises(ValueError, match="shard"):
@@ -114,18 +93,21 @@ def test_bad_arguments(tmp_path, reference_model, lens_data):
         build_lens(reference_model, lens_data.images, NAMES, FEATURE_LAYER, tmp_path, classes=[9])
 
 
-def test_cli_build_from_npz_with_shards_and_merge(tmp_path, reference_model, lens_data):
+def test_cli_build_from_npz_with_shards_and_merge(tmp_path, reference_model, lens_data, capsys):
+    """Two shards build disjoint classes (named by index or name), the merge indexes both."""
     model_path = tmp_path / "model.keras"
     reference_model.save(model_path)
     npz = tmp_path / "data.npz"
     np.savez(npz, images=lens_data.images, labels=lens_data.labels, class_names=np.array(NAMES))
     out = tmp_path / "site"
     common = ["build", "--model", str(model_path), "--images", str(npz), "--layer", FEATURE_LAYER]
-    common += ["--out", str(out), "--images-per-class", "4", "--nb-concepts", "3"]
-    common += ["--maco-steps", "4", "--maco-size", "32", "--quiet"]
-    assert main([*common, "--classes", "0,red_disk,1", "--shard", "1/2"]) == 0
-    assert main([*common, "--classes", "0,1", "--shard", "2/2"]) == 0
+    common += ["--out", str(out), "--preset", "tiny", "--classes", "red_disk,1"]
+    assert main([*common, "--shard", "1/2"]) == 0
+    assert "built classes: [0]" in capsys.readouterr().out
+    assert main([*common, "--shard", "2/2"]) == 0
+    assert "built classes: [1]" in capsys.readouterr().out
     assert main(["build", "--merge", "--out", str(out), "--quiet"]) == 0
     manifests = sorted(p.name for p in (out / "manifests").glob("*.json"))
     assert manifests == ["00000.json", "00001.json"]
     assert json.loads((out / "manifests" / "00001.json").read_text())["name"] == "green_square"
+    assert merge_lens(out).read_text().count("class='card'") == 2
