@@ -122,7 +122,45 @@ def nmf_hals(
     return codes, components, i, err
 
 
-class NMF(BaseConceptExtractor):
+class NNLSEncoded(BaseConceptExtractor):
+    """Extractors whose codes are the NNLS solutions ``U >= 0`` of ``A ~ U W`` with ``W`` fixed.
+
+    Subclasses learn ``components_`` (and ``transform_max_iter`` / ``transform_tol``) in
+    ``fit_transform`` and call ``self._forget_encoder()`` there: the differentiable encoder
+    built on first use holds the components it was built with.
+    """
+
+    _encoder = None
+
+    def _forget_encoder(self) -> None:
+        self._encoder = None
+
+    def transform(self, activations: Any) -> np.ndarray:
+        """NNLS codes ``U >= 0`` ``(n, r)`` of ``activations`` with ``W`` fixed."""
+        return self.tf_transform(as_activation_matrix(activations)).numpy()
+
+    def tf_transform(self, activations: tf.Tensor) -> tf.Tensor:
+        """NNLS codes on tensors; differentiable (implicit NNLS gradient, see ``nnls``)."""
+        self._check_fitted()
+        self._check_features(activations)
+        if self._encoder is None:
+            self._encoder = make_differentiable_nnls(
+                self.components_, self.transform_max_iter, self.transform_tol
+            )
+        return self._encoder(tf.cast(activations, tf.float32))
+
+    def nnls_codes(self, activations: tf.Tensor) -> tf.Tensor:
+        """NNLS codes without the gradient wrapper (the plain solver)."""
+        self._check_fitted()
+        return nnls_bpp(
+            tf.cast(activations, tf.float32),
+            tf.constant(self.components_),
+            self.transform_max_iter,
+            self.transform_tol,
+        )
+
+
+class NMF(NNLSEncoded):
     """Non-negative matrix factorisation with a TensorFlow HALS solver.
 
     ``A (n, p) >= 0`` is factorised as ``U (n, r) W (r, p)``, both non-negative, minimising the
@@ -221,32 +259,8 @@ class NMF(BaseConceptExtractor):
             tf.constant(self.check_every),
         )
         self.components_ = components.numpy()
-        self.__dict__.pop("_encoder", None)  # the NNLS encoder holds the previous components
+        self._forget_encoder()
         self.n_iter_ = int(n_iter)
         self.reconstruction_err_ = float(np.sqrt(float(err)))
         self.n_features_in_ = int(matrix.shape[1])
         return codes.numpy()
-
-    def transform(self, activations: Any) -> np.ndarray:
-        """NNLS codes ``U >= 0`` ``(n, r)`` of ``activations`` with ``W`` fixed."""
-        return self.tf_transform(as_activation_matrix(activations)).numpy()
-
-    def tf_transform(self, activations: tf.Tensor) -> tf.Tensor:
-        """NNLS codes on tensors; differentiable (implicit NNLS gradient, see ``nnls``)."""
-        self._check_fitted()
-        self._check_features(activations)
-        if not hasattr(self, "_encoder"):
-            self._encoder = make_differentiable_nnls(
-                self.components_, self.transform_max_iter, self.transform_tol
-            )
-        return self._encoder(tf.cast(activations, tf.float32))
-
-    def nnls_codes(self, activations: tf.Tensor) -> tf.Tensor:
-        """NNLS codes without the gradient wrapper (the plain solver)."""
-        self._check_fitted()
-        return nnls_bpp(
-            tf.cast(activations, tf.float32),
-            tf.constant(self.components_),
-            self.transform_max_iter,
-            self.transform_tol,
-        )

@@ -25,9 +25,8 @@ import numpy as np
 import tensorflow as tf
 
 from ...commons.validation import check_positive_int
-from .base import BaseConceptExtractor, as_activation_matrix
-from .nmf import _hals_update, nndsvda_init
-from .nnls import make_differentiable_nnls
+from .base import as_activation_matrix
+from .nmf import NNLSEncoded, _hals_update, nndsvda_init
 
 
 @tf.function(reduce_retracing=True)
@@ -74,7 +73,7 @@ def semi_nmf_solve(
     return codes, components, i, err
 
 
-class SemiNMF(BaseConceptExtractor):
+class SemiNMF(NNLSEncoded):
     """Semi-non-negative matrix factorisation: codes ``U >= 0``, signed concept bank ``W``.
 
     ``A (n, p)`` of any sign is factorised as ``U (n, r) W (r, p)`` minimising the Frobenius
@@ -150,22 +149,8 @@ class SemiNMF(BaseConceptExtractor):
             tf.constant(self.inner_sweeps),
         )
         self.components_ = components.numpy()
-        self.__dict__.pop("_encoder", None)  # the NNLS encoder holds the previous components
+        self._forget_encoder()
         self.n_iter_ = int(n_iter)
         self.reconstruction_err_ = float(np.sqrt(max(float(err), 0.0)))
         self.n_features_in_ = int(matrix.shape[1])
         return codes.numpy()
-
-    def transform(self, activations: Any) -> np.ndarray:
-        """NNLS codes ``U >= 0`` ``(n, r)`` of ``activations`` with ``W`` fixed."""
-        return self.tf_transform(as_activation_matrix(activations)).numpy()
-
-    def tf_transform(self, activations: tf.Tensor) -> tf.Tensor:
-        """NNLS codes on tensors; differentiable (implicit NNLS gradient, see ``nnls``)."""
-        self._check_fitted()
-        self._check_features(activations)
-        if not hasattr(self, "_encoder"):
-            self._encoder = make_differentiable_nnls(
-                self.components_, self.transform_max_iter, self.transform_tol
-            )
-        return self._encoder(tf.cast(activations, tf.float32))
