@@ -18,6 +18,8 @@ def test_nmf_recovers_an_exact_low_rank_factorisation(rng):
     assert rel < 1e-2
 
 
+# the reference is scikit-learn at its default 200 iterations, converged or not
+@pytest.mark.filterwarnings("ignore:Maximum number of iterations")
 @pytest.mark.parametrize("rank", [10, 20])
 def test_nmf_no_worse_than_sklearn_on_model_activations(features_activations, rank):
     a = features_activations
