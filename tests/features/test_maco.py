@@ -183,3 +183,24 @@ def test_errors(reference_model):
         maco(objective, magnitude="pink")
     with pytest.raises(TypeError, match="seed"):
         maco(objective, seed=1.5)
+
+
+def test_runs_of_one_structure_share_one_trace_and_stay_independent(planted_model):
+    """Two objectives of one structure (other targets) reuse the compiled step; the state it
+    keeps between runs (phase, optimizer, transparency, targets) is reset: a run gives the
+    same images whatever ran before it."""
+    from xplique_lens.features.optimisation import _LOOPS
+
+    kwargs = dict(nb_steps=3, nb_crops=2, custom_shape=(32, 32), values_range=(0, 1), seed=4)
+    first = maco(Objective.channel(planted_model, "planted", 0), progress=False, **kwargs)
+    other = maco(Objective.channel(planted_model, "planted", 1), progress=False, **kwargs)
+    again = maco(Objective.channel(planted_model, "planted", 0), progress=False, **kwargs)
+    np.testing.assert_array_equal(again[0], first[0])
+    np.testing.assert_array_equal(again[1], first[1])
+    assert not np.allclose(other[0], first[0])
+    (loop,) = _LOOPS[planted_model].values()
+    assert loop.step.experimental_get_tracing_count() == 1
+    # a given optimizer is the user's: not shared, and its state is not reset by us
+    optimizer = keras.optimizers.Adam(0.1)
+    maco(Objective.channel(planted_model, "planted", 0), optimizer, progress=False, **kwargs)
+    assert len(_LOOPS[planted_model]) == 1 and int(optimizer.iterations) == 3

@@ -144,15 +144,11 @@ def maco(
     boxes = make_schedule(box_size, nb_steps, np.linspace(0.5, 0.05, nb_steps), "box_size")
     seed = resolve_seed(seed)
     batch = objective.nb_objectives
-    phase = tf.Variable(
-        tf.random.stateless_normal(
-            (batch, channels, *spectrum_shape(height, width)), seed=[seed, 0]
-        )
+    phase = tf.random.stateless_normal(
+        (batch, channels, *spectrum_shape(height, width)), seed=[seed, 0]
     )
-    if optimizer is None:
-        optimizer = keras.optimizers.Nadam(1.0)
 
-    def image_fn(variable: tf.Tensor) -> tf.Tensor:
+    def image_fn(variable: tf.Tensor, magnitude: tf.Tensor) -> tf.Tensor:
         return maco_image(variable, magnitude, values_range, width=width)
 
     images, transparency = run_optimisation(
@@ -167,6 +163,8 @@ def maco(
         seed,
         progress,
         "MACO",
+        image_args=(magnitude,),
+        cache_key=("maco", values_range, width),
     )
     images = images.numpy()
     if batch == 1:

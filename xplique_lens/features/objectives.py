@@ -308,6 +308,53 @@ class Objective:
         )
         return f"Objective({terms})"
 
+    def structure(self) -> tuple:
+        """Everything the compiled scoring depends on except the target values (a cache key).
+
+        Two objectives of one model with the same structure (e.g. the logits of two classes)
+        differ only by :meth:`target_masks`, which compiled code takes as inputs.
+        """
+        return tuple(
+            (t.layer, t.kind, t.masks.shape, t.multiplier, t.cossim_pow) for t in self.terms
+        )
+
+    def target_masks(self) -> list[np.ndarray]:
+        """The targets of each term, one row per objective of the batch (float32 arrays)."""
+        combos = np.array(list(itertools.product(*[range(len(t.masks)) for t in self.terms])))
+        combos = combos.reshape(len(combos), len(self.terms))
+        return [t.masks[combos[:, i]].astype(np.float32) for i, t in enumerate(self.terms)]
+
+    def build_parametric(
+        self,
+    ) -> tuple[keras.Model, Callable[[list[tf.Tensor], list[tf.Tensor]], tf.Tensor]]:
+        """Like :meth:`build`, with the targets as an input: ``scores(outputs, masks)``.
+
+        ``masks`` is :meth:`target_masks` (or the masks of any objective of the same
+        :meth:`structure`), so one compiled function serves all of them.
+        """
+        layers: list[keras.layers.Layer] = []
+        for term in self.terms:
+            if all(term.layer is not seen for seen in layers):
+                layers.append(term.layer)
+        layer_index = [next(i for i, s in enumerate(layers) if s is t.layer) for t in self.terms]
+        nb_objectives = self.nb_objectives
+        # layers of nested models (a keras.applications base) are rewired from the model input
+        feature_model = layer_model(self.model, layers)
+        terms = self.terms
+
+        def scores(outputs: list[tf.Tensor], masks: list[tf.Tensor]) -> tf.Tensor:
+            if not isinstance(outputs, list | tuple):
+                outputs = [outputs]
+            total = 0.0
+            for term, index, mask in zip(terms, layer_index, masks):
+                activations = tf.cast(outputs[index], tf.float32)
+                shape = tf.concat([[nb_objectives, -1], tf.shape(activations)[1:]], axis=0)
+                activations = tf.reshape(activations, shape)  # (B, K, *S)
+                total += term.multiplier * _term_value(term, activations, mask[:, None])
+            return total
+
+        return feature_model, scores
+
     def build(self) -> tuple[keras.Model, Callable[[list[tf.Tensor]], tf.Tensor]]:
         """Compile the objective into a feature model and a batched scoring function.
 
@@ -320,31 +367,9 @@ class Objective:
             by objective (``K`` samples per objective, e.g. crops), the value of objective ``b``
             on each of its samples.
         """
-        layers: list[keras.layers.Layer] = []
-        for term in self.terms:
-            if all(term.layer is not seen for seen in layers):
-                layers.append(term.layer)
-        layer_index = [next(i for i, s in enumerate(layers) if s is t.layer) for t in self.terms]
-        combos = np.array(list(itertools.product(*[range(len(t.masks)) for t in self.terms])))
-        combos = combos.reshape(len(combos), len(self.terms))
-        masks = [tf.constant(t.masks[combos[:, i]], tf.float32) for i, t in enumerate(self.terms)]
-        nb_objectives = len(combos)
-        # layers of nested models (a keras.applications base) are rewired from the model input
-        feature_model = layer_model(self.model, layers)
-        terms = self.terms
-
-        def scores(outputs: list[tf.Tensor]) -> tf.Tensor:
-            if not isinstance(outputs, list | tuple):
-                outputs = [outputs]
-            total = 0.0
-            for term, index, mask in zip(terms, layer_index, masks):
-                activations = tf.cast(outputs[index], tf.float32)
-                shape = tf.concat([[nb_objectives, -1], tf.shape(activations)[1:]], axis=0)
-                activations = tf.reshape(activations, shape)  # (B, K, *S)
-                total += term.multiplier * _term_value(term, activations, mask[:, None])
-            return total
-
-        return feature_model, scores
+        feature_model, scores = self.build_parametric()
+        masks = [tf.constant(m) for m in self.target_masks()]
+        return feature_model, lambda outputs: scores(outputs, masks)
 
     def evaluate(self, inputs) -> np.ndarray:
         """Value of each objective on each input: ``(nb_objectives, N)`` numpy array.
