@@ -5,9 +5,11 @@ as the two halves of one ``2d``-dimensional low-discrepancy sequence. The estima
 :mod:`.estimators` evaluate the function on ``A`` and on ``C_i`` (``A`` with column ``i`` taken
 from ``B``), see :func:`replicated_design`.
 
-Every sampler is TensorFlow-native (no numpy / scipy), runs once per design (never per image)
-and is deterministic: the unscrambled Sobol sequence has no randomness, the randomised samplers
-take a ``seed`` (same seed, same design).
+A design is drawn once per explanation call (never per image), off the compiled hot path, so the
+randomised samplers are ``scipy.stats.qmc``'s (tested there) rather than code of our own; the
+default unscrambled Sobol' sequence is TensorFlow's, as Xplique draws it. All are
+deterministic: the unscrambled sequences have no randomness, the randomised samplers take a
+``seed`` (same seed, same design).
 
 Samplers are also callable the way Xplique's ``ReplicatedSampler`` objects are,
 ``sampler(dimension, nb_design) -> [A; B; C]`` of shape ``(nb_design * (dimension + 2),
@@ -19,11 +21,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, NamedTuple
 
+import numpy as np
 import tensorflow as tf
+from scipy.stats import qmc
 
 from ...commons.validation import check_positive_int, check_power_of_two
-
-_BITS = 32  # resolution of the Sobol points scrambled bit by bit (TF's points are exact on 32 bits)
 
 
 class Design(NamedTuple):
@@ -119,12 +121,8 @@ class Sampler(ABC):
         return f"{type(self).__name__}({params})"
 
 
-def _seed_pair(seed: int, salt: int) -> tf.Tensor:
-    return tf.constant([int(seed), salt], dtype=tf.int64)
-
-
 class SobolSampler(Sampler):
-    """Sobol' LP-tau sequence (``tf.math.sobol_sample``), optionally scrambled.
+    """Sobol' LP-tau sequence, optionally scrambled.
 
     Ref. I. M. Sobol', *The distribution of points in a cube and the approximate evaluation of
     integrals* (1967).
@@ -133,11 +131,10 @@ class SobolSampler(Sampler):
     ----------
     scramble
         ``False`` (default): the deterministic sequence exactly as Xplique's
-        ``TFSobolSequenceRS`` draws it (TensorFlow skips the all-zero first point).
-        ``True``: the first ``n`` points (origin included, so that the set is a balanced
-        ``(t, m, s)``-net) randomised by a linear matrix scramble plus a digital shift
-        (Matoušek 1998), the scheme ``scipy.stats.qmc.Sobol(scramble=True)`` uses; randomised
-        points keep the low discrepancy and give unbiased estimates.
+        ``TFSobolSequenceRS`` draws it (``tf.math.sobol_sample``, which skips the all-zero first
+        point). ``True``: ``scipy.stats.qmc.Sobol(scramble=True)``, the first ``n`` points
+        randomised by a linear matrix scramble plus a digital shift (Matoušek 1998): they keep
+        the low discrepancy and give unbiased estimates.
     seed
         Seed of the scramble (ignored when ``scramble=False``).
     """
@@ -149,24 +146,8 @@ class SobolSampler(Sampler):
     def points(self, dimension: int, nb_points: int) -> tf.Tensor:
         if not self.scramble:
             return tf.math.sobol_sample(dimension, nb_points, dtype=tf.float32)
-        raw = tf.math.sobol_sample(dimension, nb_points - 1, dtype=tf.float64)
-        raw = tf.concat([tf.zeros((1, dimension), tf.float64), raw], axis=0)
-        integers = tf.cast(tf.round(raw * 2.0**_BITS), tf.int64)  # exact: 32-bit dyadic points
-        shifts = tf.range(_BITS - 1, -1, -1, dtype=tf.int64)  # most significant bit first
-        bits = tf.bitwise.bitwise_and(tf.bitwise.right_shift(integers[..., None], shifts), 1)
-        # linear matrix scramble: lower-triangular random binary matrix, unit diagonal, per dim
-        lower = tf.random.stateless_uniform(
-            (dimension, _BITS, _BITS), _seed_pair(self.seed, 1), maxval=2, dtype=tf.int64
-        )
-        lower = tf.linalg.band_part(lower, -1, 0)
-        lower = tf.linalg.set_diag(lower, tf.ones((dimension, _BITS), tf.int64))
-        scrambled = tf.math.floormod(tf.einsum("ndl,dkl->ndk", bits, lower), 2)
-        shift = tf.random.stateless_uniform(
-            (dimension, _BITS), _seed_pair(self.seed, 2), maxval=2, dtype=tf.int64
-        )
-        scrambled = tf.bitwise.bitwise_xor(scrambled, shift)
-        weights = tf.pow(tf.constant(0.5, tf.float64), tf.range(1, _BITS + 1, dtype=tf.float64))
-        return tf.cast(tf.reduce_sum(tf.cast(scrambled, tf.float64) * weights, -1), tf.float32)
+        sequence = qmc.Sobol(dimension, scramble=True, rng=self.seed)
+        return tf.constant(sequence.random(nb_points), tf.float32)
 
 
 class ScrambledSobolSampler(SobolSampler):
@@ -174,16 +155,6 @@ class ScrambledSobolSampler(SobolSampler):
 
     def __init__(self, seed: int | None = 0):
         super().__init__(scramble=True, seed=seed)
-
-
-def _first_primes(count: int) -> list[int]:
-    primes: list[int] = []
-    candidate = 2
-    while len(primes) < count:
-        if all(candidate % p for p in primes if p * p <= candidate):
-            primes.append(candidate)
-        candidate += 1
-    return primes
 
 
 class HaltonSampler(Sampler):
@@ -195,15 +166,14 @@ class HaltonSampler(Sampler):
     Parameters
     ----------
     scramble
-        ``True`` (default): every digit goes through a random affine permutation
-        ``digit -> (a * digit + b) mod p`` (``a != 0``; a permutation because ``p`` is prime),
-        drawn per dimension and digit position. The plain sequence is badly correlated in high
-        bases when there are few points: with 32 points, the coordinates in base 719 (the 128th
-        prime, reached with an 8x8 grid) all lie below 0.05, so the masks never open those
-        cells. ``False`` gives the plain sequence from index 1 (Xplique's ``HaltonSequenceRS``
-        starts at index 0, the all-zero point).
+        ``True`` (default): ``scipy.stats.qmc.Halton(scramble=True)``, digits permuted at
+        random. The plain sequence is badly correlated in high bases when there are few
+        points: with 32 points, the coordinates in base 719 (the 128th prime, reached with an
+        8x8 grid) all lie below 0.05, so the masks never open those cells. ``False`` gives the
+        plain sequence from index 1 (Xplique's ``HaltonSequenceRS`` starts at index 0, the
+        all-zero point).
     seed
-        Seed of the scramble.
+        Seed of the scramble (ignored when ``scramble=False``).
     """
 
     needs_power_of_two = False
@@ -213,31 +183,15 @@ class HaltonSampler(Sampler):
         self.seed = 0 if seed is None else int(seed)
 
     def points(self, dimension: int, nb_points: int) -> tf.Tensor:
-        primes = tf.constant(_first_primes(dimension), tf.int64)  # (D,)
-        index = tf.range(1, nb_points + 1, dtype=tf.int64)[:, None]  # (n, 1)
-        nb_digits = max(int(nb_points).bit_length(), 1) + 2
-        if self.scramble:
-            uniform = tf.random.stateless_uniform(
-                (nb_digits, dimension, 2), _seed_pair(self.seed, 3), dtype=tf.float64
-            )
-            p = tf.cast(primes, tf.float64)
-            slope = 1 + tf.cast(tf.floor(uniform[..., 0] * (p - 1)), tf.int64)  # in [1, p)
-            offset = tf.cast(tf.floor(uniform[..., 1] * p), tf.int64)  # in [0, p)
-        value = tf.zeros((nb_points, dimension), tf.float64)
-        scale = 1.0 / tf.cast(primes, tf.float64)
-        remainder = tf.broadcast_to(index, (nb_points, dimension))
-        for k in range(nb_digits):
-            digit = tf.math.floormod(remainder, primes)
-            remainder = tf.math.floordiv(remainder, primes)
-            if self.scramble:
-                digit = tf.math.floormod(slope[k] * digit + offset[k], primes)
-            value += tf.cast(digit, tf.float64) * scale
-            scale /= tf.cast(primes, tf.float64)
-        return tf.cast(tf.minimum(value, 1.0 - 1e-7), tf.float32)
+        sequence = qmc.Halton(dimension, scramble=self.scramble, rng=self.seed)
+        if not self.scramble:
+            sequence.fast_forward(1)  # index 0 is the all-zero point
+        return tf.constant(np.minimum(sequence.random(nb_points), 1.0 - 1e-7), tf.float32)
 
 
 class LatinHypercubeSampler(Sampler):
-    """Latin hypercube: each column puts exactly one point in each of ``n`` equal strata.
+    """Latin hypercube (``scipy.stats.qmc.LatinHypercube``): each column puts exactly one point
+    in each of ``n`` equal strata, jittered inside it.
 
     Ref. McKay et al., *A comparison of three methods for selecting values of input variables
     in the analysis of output from a computer code* (1979).
@@ -254,10 +208,8 @@ class LatinHypercubeSampler(Sampler):
         self.seed = 0 if seed is None else int(seed)
 
     def points(self, dimension: int, nb_points: int) -> tf.Tensor:
-        keys = tf.random.stateless_uniform((dimension, nb_points), _seed_pair(self.seed, 4))
-        strata = tf.transpose(tf.argsort(keys, axis=-1))  # (n, D): a permutation per column
-        jitter = tf.random.stateless_uniform((nb_points, dimension), _seed_pair(self.seed, 5))
-        return (tf.cast(strata, tf.float32) + jitter) / float(nb_points)
+        sequence = qmc.LatinHypercube(dimension, rng=self.seed)
+        return tf.constant(sequence.random(nb_points), tf.float32)
 
 
 #: Xplique's names for the same samplers (``xplique.attributions.global_sensitivity_analysis``).
