@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-portability lint bench clean chromium
+.PHONY: demo test test-portability lint bench clean chromium docs
 
 $(STAMP): setup.cfg pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,15 @@ test-portability: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check xplique_lens tests benchmarks
 	$(VENV)/bin/ruff format --check xplique_lens tests benchmarks
+
+# The documentation site (mkdocs.yml) into site/, strict: a broken link, a missing page or a
+# docstring mkdocstrings cannot parse fails the build.
+$(VENV)/.installed-docs: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[docs]'
+	touch $@
+
+docs: $(VENV)/.installed-docs
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(PY) $$f || exit 1; done
