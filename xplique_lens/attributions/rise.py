@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -13,12 +14,27 @@ from .base import BlackBoxExplainer
 from .streaming import partial_sums, stream_sums
 
 
+def _check_grid_size(grid_size: Any) -> int | tuple[int, int]:
+    """A positive int, or a ``(rows, cols)`` pair of positive ints (kept as a tuple)."""
+    if isinstance(grid_size, tuple | list):
+        if len(grid_size) != 2 or not all(
+            isinstance(g, numbers.Integral) and not isinstance(g, bool) for g in grid_size
+        ):
+            raise TypeError(
+                f"`grid_size` must be an int or a (rows, cols) pair of ints, got {grid_size!r}."
+            )
+        rows, cols = (check_positive_int(g, "grid_size") for g in grid_size)
+        return (rows, cols)
+    return check_positive_int(grid_size, "grid_size")
+
+
 class Rise(BlackBoxExplainer):
     """RISE: ``map = sum_m f(x * M_m) M_m / sum_m M_m`` over random masks.
 
-    Masks: binary ``grid_size x grid_size`` grids (cells kept with ``preservation_probability``),
-    upsampled bilinearly to ``(H + H / grid)`` and cropped at a random shift, as in the paper and
-    Xplique. The grids and shifts are drawn once per call from ``seed`` (Xplique: unseeded);
+    Masks: binary ``grid_size x grid_size`` grids (or ``rows x cols`` for a tuple ``grid_size``,
+    as Xplique's non-square grids), cells kept with ``preservation_probability``, upsampled
+    bilinearly to ``(H + H / rows, W + W / cols)`` and cropped at a random shift, as in the paper
+    and Xplique. The grids and shifts are drawn once per call from ``seed`` (Xplique: unseeded);
     masks are built inside the compiled chunk, so all ``inputs x masks`` stream in chunks of
     ``batch_size`` forward passes without storing ``nb_samples`` full-size masks. Flat inputs
     ``(N, F)`` (e.g. concept codes) use binary masks over the features. Drop-in for
@@ -34,7 +50,8 @@ class Rise(BlackBoxExplainer):
     nb_samples
         Number of masks.
     grid_size
-        Cells per side of the low-resolution grid.
+        Cells per side of the low-resolution grid, or ``(rows, cols)`` for a non-square grid
+        (Xplique's tuple form).
     preservation_probability
         Probability that a cell is kept.
     mask_value
@@ -51,14 +68,14 @@ class Rise(BlackBoxExplainer):
         batch_size: int | None = 32,
         operator: str | OperatorSignature | None = None,
         nb_samples: int = 4000,
-        grid_size: int = 7,
+        grid_size: int | tuple[int, int] = 7,
         preservation_probability: float = 0.5,
         mask_value: float = 0.0,
         seed: int | None = 0,
     ):
         super().__init__(model, batch_size, operator)
         self.nb_samples = check_positive_int(nb_samples, "nb_samples")
-        self.grid_size = check_positive_int(grid_size, "grid_size")
+        self.grid_size = _check_grid_size(grid_size)
         if not 0.0 < float(preservation_probability) <= 1.0:
             raise ValueError(
                 f"`preservation_probability` must be in (0, 1], got {preservation_probability!r}."
@@ -77,8 +94,8 @@ class Rise(BlackBoxExplainer):
             masks = tf.gather(grids, j)
             if inputs.shape.rank == 4:
                 height, width = inputs.shape[1], inputs.shape[2]
-                grid = grids.shape[1]
-                up = (height + -(-height // grid), width + -(-width // grid))
+                rows_grid, cols_grid = grids.shape[1], grids.shape[2]
+                up = (height + -(-height // rows_grid), width + -(-width // cols_grid))
                 masks = tf.image.resize(masks, up, method="bilinear")
                 shift = tf.gather(shifts, j)
                 rows = shift[:, :1] + tf.range(height)[None]
@@ -96,10 +113,15 @@ class Rise(BlackBoxExplainer):
         inputs, targets = self._sanitize(inputs, targets)
         keep = self.preservation_probability
         if inputs.shape.rank == 4:
-            g, (height, width) = self.grid_size, inputs.shape[1:3]
-            uniform = tf.random.stateless_uniform((self.nb_samples, g, g, 1), [self.seed, 0])
+            rows, cols = (
+                (self.grid_size, self.grid_size)
+                if isinstance(self.grid_size, int)
+                else self.grid_size
+            )
+            height, width = inputs.shape[1:3]
+            uniform = tf.random.stateless_uniform((self.nb_samples, rows, cols, 1), [self.seed, 0])
             grids = tf.cast(uniform < keep, tf.float32)
-            max_shift = tf.constant([[-(-height // g), -(-width // g)]])
+            max_shift = tf.constant([[-(-height // rows), -(-width // cols)]])
             shifts = tf.random.stateless_uniform(
                 (self.nb_samples, 2), [self.seed, 1], maxval=2**30, dtype=tf.int32
             ) % (max_shift + 1)

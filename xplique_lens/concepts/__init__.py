@@ -11,6 +11,7 @@ from .craft import Craft
 from .craft_manager import CraftManager
 from .extractors import ICA, NMF, PCA, BaseConceptExtractor, KMeans, NotFittedError, SparseCoding
 from .fidelity import CDeletion, CInsertion, CMuFidelity
+from .holistic_craft import HolisticCraft, HolisticCraftTf, LayerLatentExtractor
 from .importance import (
     ConceptImportance,
     estimate_concept_importance,
@@ -28,6 +29,13 @@ from .metrics import (
     stability,
 )
 from .tcav import Tcav
+from .xplique_names import (
+    CraftManagerTf,
+    CraftTf,
+    DisplayImportancesOrder,
+    EncodedData,
+    PartialExplainer,
+)
 
 __all__ = [
     "Cav",
@@ -38,6 +46,14 @@ __all__ = [
     "BaseConceptExtractor",
     "Craft",
     "CraftManager",
+    "CraftManagerTf",
+    "CraftTf",
+    "DisplayImportancesOrder",
+    "EncodedData",
+    "HolisticCraft",
+    "HolisticCraftTf",
+    "LayerLatentExtractor",
+    "PartialExplainer",
     "KMeans",
     "NotFittedError",
     "SparseCoding",

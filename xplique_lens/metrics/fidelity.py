@@ -25,12 +25,51 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from ..commons.operators import OperatorSignature, with_activation
+from ..commons.inputs import model_output_size
+from ..commons.operators import (
+    OperatorSignature,
+    get_operator,
+    predictions_operator,
+    regression_operator,
+    with_activation,
+)
 from ..commons.tf_functions import shared_function
 from ..commons.validation import check_finite, check_positive_int, to_float_tensor
 from .base import BaseAttributionMetric, ExplanationMetric
 from .baselines import compute_baselines, shared_baseline
 from .stability.spearman import average_ranks
+
+# --------------------------------------------------------------------------- targets
+
+
+def broadcast_single_output_targets(
+    model: Callable, inputs: Any, targets: Any, operator: str | OperatorSignature | None
+) -> Any:
+    """Xplique's convention for a single-output model given ``(N, C)`` targets, ``C > 1``.
+
+    Xplique scores ``sum(f(x) * y, -1)``: with ``f(x)`` of shape ``(N, 1)`` (e.g. a sigmoid
+    score) and one-hot ``y`` of shape ``(N, 2)`` the product broadcasts, and the score is
+    ``f(x) * sum(y)``, i.e. ``f(x)`` itself for one-hot targets. The targets are then returned
+    as that sum, ``(N, 1)``, which gives exactly Xplique's scores through the default
+    (prediction) operator; anything else (several outputs, labels, a custom operator, a dataset
+    holding its targets) is returned unchanged.
+    """
+    if targets is None or isinstance(inputs, tf.data.Dataset):
+        return targets
+    resolved = get_operator(operator)
+    resolved = getattr(resolved, "python_function", resolved)
+    if resolved not in (predictions_operator, regression_operator) and (
+        getattr(resolved, "__name__", "") != "predictions_operator"
+        or not getattr(resolved, "__module__", "").startswith("xplique.")
+    ):
+        return targets
+    values = targets.numpy() if isinstance(targets, tf.Tensor) else np.asarray(targets)
+    if values.ndim != 2 or values.shape[1] < 2 or not np.issubdtype(values.dtype, np.number):
+        return targets
+    if model_output_size(model, to_float_tensor(inputs[:1], "inputs")) != 1:
+        return targets
+    return values.sum(axis=1, keepdims=True).astype(np.float32)
+
 
 # --------------------------------------------------------------------------- kernels
 
@@ -293,7 +332,9 @@ class CausalFidelity(ExplanationMetric):
         Images ``(N, H, W, C)`` (channels of a pixel are flipped together) or other samples
         ``(N, ...)`` (each entry is a feature); array, tensor or ``tf.data.Dataset``.
     targets
-        One-hot ``(N, C)`` or labels ``(N,)``; ``None`` for the predicted classes.
+        One-hot ``(N, C)`` or labels ``(N,)``; ``None`` for the predicted classes. A
+        single-output model with ``(N, C)`` one-hot targets scores its one output, as Xplique
+        does by broadcasting (:func:`broadcast_single_output_targets`).
     batch_size
         Number of forward passes run at once (memory bound).
     causal_mode
@@ -332,6 +373,7 @@ class CausalFidelity(ExplanationMetric):
         patch_size: int | None = None,
         verbose: bool = False,
     ):
+        targets = broadcast_single_output_targets(model, inputs, targets, operator)
         super().__init__(model, inputs, targets, batch_size, operator, activation)
         if causal_mode not in ("deletion", "insertion"):
             raise ValueError(
@@ -694,6 +736,7 @@ class MuFidelity(ExplanationMetric):
         seed: int = 0,
         verbose: bool = False,
     ):
+        targets = broadcast_single_output_targets(model, inputs, targets, operator)
         super().__init__(model, inputs, targets, batch_size, operator, activation)
         if not isinstance(subset_percent, numbers.Real) or not 0.0 <= subset_percent <= 1.0:
             raise ValueError(f"`subset_percent` must be in [0, 1], got {subset_percent!r}.")

@@ -15,46 +15,75 @@ def _to_image(image: Any) -> np.ndarray:
     return image[..., 0] if image.shape[-1] == 1 else image
 
 
+def _clip(heat: np.ndarray, clip_percentile: float | None) -> np.ndarray:
+    """Clip outliers: ``p >= 50`` bounds ``|x|`` by its ``p``-th percentile (ours); ``p < 50`` is
+    Xplique's convention, values clipped between their ``p``-th and ``(100 - p)``-th
+    percentiles."""
+    if clip_percentile is None:
+        return heat
+    if clip_percentile >= 50.0:
+        bound = np.percentile(np.abs(heat), clip_percentile)
+        return np.clip(heat, -bound, bound)
+    low, high = np.percentile(heat, [clip_percentile, 100.0 - clip_percentile])
+    return np.clip(heat, low, high)
+
+
 def plot_attributions(
     explanations: Any,
-    images: Any,
-    cols: int = 5,
+    images: Any = None,
     cmap: str = "jet",
     alpha: float = 0.5,
     clip_percentile: float | None = 99.5,
     absolute_value: bool = False,
-    titles: list[str] | None = None,
+    cols: int = 5,
     img_size: float = 2.0,
+    titles: list[str] | None = None,
+    **plot_kwargs: Any,
 ) -> plt.Figure:
     """Show each explanation as a heat map over its image; returns the figure.
+
+    Takes the arguments of Xplique's ``xplique.plots.plot_attributions`` in its order
+    (``explanations, images, cmap, alpha, clip_percentile, absolute_value, cols, img_size,
+    **plot_kwargs``); differences: the defaults ``cmap="jet"`` and ``clip_percentile=99.5``
+    (Xplique: ``"viridis"``, ``0.1``; both clip outliers, see below), a new figure is returned
+    (Xplique draws on the current one), and ``titles``.
 
     Parameters
     ----------
     explanations
-        ``(N, H, W)`` or ``(N, H, W, 1)`` maps.
+        ``(N, H, W)`` or ``(N, H, W, C)`` maps (channels averaged, as Xplique).
     images
-        ``(N, H, W, C)`` images (any value range: each is rescaled to [0, 1] for display).
-    cols
-        Number of columns of the grid.
+        ``(N, H, W, C)`` images (any value range: each is rescaled to [0, 1] for display), or
+        ``None`` to show the maps alone.
     cmap, alpha
         Colour map and opacity of the heat map.
     clip_percentile
-        Clip each map at this percentile of its absolute values (outliers hide the rest).
+        Outlier clipping: ``p >= 50`` clips ``|map|`` at its ``p``-th percentile; ``p < 50``
+        (Xplique's convention, e.g. ``0.1``) clips between the ``p``-th and ``(100 - p)``-th
+        percentiles; ``None``: no clipping.
     absolute_value
         Show absolute values.
-    titles
-        Optional title per image.
+    cols
+        Number of columns of the grid.
     img_size
         Size of each panel in inches.
+    titles
+        Optional title per image.
+    **plot_kwargs
+        Passed to ``imshow`` of the heat maps (as Xplique).
     """
     maps = np.asarray(explanations, dtype=np.float32)
     if maps.ndim == 4:
-        maps = maps[..., 0]
-    images = np.asarray(images)
-    if maps.ndim != 3 or len(maps) != len(images):
+        maps = maps.mean(axis=-1)
+    if clip_percentile is not None and not 0.0 <= float(clip_percentile) <= 100.0:
+        raise ValueError(f"`clip_percentile` must be in [0, 100] or None, got {clip_percentile!r}.")
+    if images is not None:
+        images = np.asarray(images)
+    if maps.ndim != 3 or (images is not None and len(maps) != len(images)):
         raise ValueError(
-            f"`explanations` must be (N, H, W[, 1]) with one map per image, got {maps.shape} "
-            f"for {len(images)} images."
+            f"`explanations` must be (N, H, W[, C]) with one map per image, got {maps.shape}"
+            + ("" if images is None else f" for {len(images)} images")
+            + "."
         )
     n = len(maps)
     rows = int(np.ceil(n / cols))
@@ -64,12 +93,14 @@ def plot_attributions(
         ax.axis("off")
         if i >= n:
             continue
-        heat = np.abs(maps[i]) if absolute_value else maps[i]
-        if clip_percentile is not None:
-            bound = np.percentile(np.abs(heat), clip_percentile)
-            heat = np.clip(heat, -bound, bound)
-        ax.imshow(_to_image(images[i]))
-        ax.imshow(heat, cmap=cmap, alpha=alpha)
+        heat = _clip(np.abs(maps[i]) if absolute_value else maps[i], clip_percentile)
+        options = dict(plot_kwargs)
+        if images is not None:
+            shown = _to_image(images[i])
+            ax.imshow(shown, cmap="Greys" if shown.ndim == 2 else None)
+            height, width = shown.shape[:2]
+            options.setdefault("extent", (-0.5, width - 0.5, height - 0.5, -0.5))
+        ax.imshow(heat, cmap=cmap, alpha=alpha, **options)
         if titles is not None:
             ax.set_title(titles[i], fontsize=8)
     fig.tight_layout()
@@ -116,10 +147,7 @@ def plot_comparison(
         axes[i, 0].imshow(_to_image(images[i]))
         axes[i, 0].axis("off")
         for k, (name, value) in enumerate(maps.items(), start=1):
-            heat = np.abs(value[i]) if absolute_value else value[i]
-            if clip_percentile is not None:
-                bound = np.percentile(np.abs(heat), clip_percentile)
-                heat = np.clip(heat, -bound, bound)
+            heat = _clip(np.abs(value[i]) if absolute_value else value[i], clip_percentile)
             ax = axes[i, k]
             ax.imshow(_to_image(images[i]))
             ax.imshow(heat, cmap=cmap, alpha=alpha)

@@ -33,6 +33,21 @@ def _draw(ax, image, transparency, clip_percentile, background):
     ax.axis("off")
 
 
+def _xplique_maco(ax, image, alpha, percentile_image, percentile_alpha) -> None:
+    """Xplique's rendering: image clipped at ``percentile_image`` (both tails), multiplied by the
+    alpha (channel-mean transparency clipped at ``percentile_alpha``, scaled to 1), normalised,
+    drawn as RGBA."""
+    image = np.array(image, dtype=np.float32)
+    low, high = np.percentile(image, [percentile_image, 100.0 - percentile_image])
+    image = np.clip(image, low, high)
+    alpha = np.mean(np.array(alpha, dtype=np.float32), axis=-1, keepdims=True)
+    alpha = np.clip(alpha, 0, np.percentile(alpha, percentile_alpha))
+    alpha = alpha / alpha.max() if alpha.max() > 0 else np.ones_like(alpha)
+    image = _display(image * alpha)
+    ax.imshow(np.concatenate([image, alpha], -1))
+    ax.axis("off")
+
+
 def plot_maco(
     image: Any,
     transparency: Any | None = None,
@@ -40,8 +55,20 @@ def plot_maco(
     background: tuple[float, float, float] = (1.0, 1.0, 1.0),
     title: str | None = None,
     img_size: float = 4.0,
+    *,
+    alpha: Any | None = None,
+    percentile_image: float | None = None,
+    percentile_alpha: float | None = None,
+    ax: Any | None = None,
 ) -> plt.Figure:
     """Show a MACO image (left) and, if given, the image with its transparency as alpha (right).
+
+    Xplique's call ``plot_maco(image, alpha=transparency, percentile_image=1.0,
+    percentile_alpha=80)`` also works: given ``alpha``, ``percentile_image`` or
+    ``percentile_alpha`` (or ``ax``), the image is drawn as Xplique does (one RGBA panel, image
+    clipped at ``percentile_image``, transparency clipped at ``percentile_alpha``) on ``ax`` or
+    the current axes, e.g. inside the caller's subplot grid. (A positional second argument is
+    our ``transparency``: the two-panel figure.)
 
     Parameters
     ----------
@@ -57,7 +84,35 @@ def plot_maco(
         Figure title.
     img_size
         Inches per panel.
+    alpha
+        Xplique's name of the transparency (keyword only): selects Xplique's rendering.
+    percentile_image, percentile_alpha
+        Xplique's clipping percentiles (defaults 1.0 and 80 in that rendering).
+    ax
+        Axes of Xplique's rendering (default: the current axes).
+
+    Returns
+    -------
+    figure
+        The new figure, or the figure of the axes drawn on.
     """
+    xplique_style = alpha is not None or ax is not None
+    xplique_style = xplique_style or percentile_image is not None or percentile_alpha is not None
+    if xplique_style:
+        alpha = transparency if alpha is None else alpha
+        if alpha is None:
+            raise ValueError("Xplique's rendering needs the transparency: pass `alpha=`.")
+        ax = plt.gca() if ax is None else ax
+        _xplique_maco(
+            ax,
+            image,
+            alpha,
+            1.0 if percentile_image is None else float(percentile_image),
+            80.0 if percentile_alpha is None else float(percentile_alpha),
+        )
+        if title:
+            ax.set_title(title)
+        return ax.figure
     panels = 1 if transparency is None else 2
     fig, axes = plt.subplots(1, panels, figsize=(img_size * panels, img_size), squeeze=False)
     _draw(axes[0, 0], image, None, clip_percentile, background)

@@ -11,9 +11,11 @@ Ref. Fel et al. 2021, https://arxiv.org/abs/2111.04138, section 3.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 
+import numpy as np
 import tensorflow as tf
 
 from ...commons.validation import check_positive_int
@@ -120,6 +122,104 @@ class Amplitude(Perturbation):
         return f"Amplitude(sigma={self.sigma})"
 
 
+class XpliqueAmplitude(Perturbation):
+    """Xplique 2.0.2's amplitude formula ``x * (M - 0.5) * sigma``, for parity only.
+
+    Used when Xplique's own ``amplitude`` function is passed as ``perturbation_function``, so
+    that ported code gives Xplique's maps; :class:`Amplitude` (``"amplitude"``) is the corrected
+    perturbation.
+    """
+
+    broadcasts = True
+
+    def __init__(self, sigma: float = 1.0):
+        self.sigma = float(sigma)
+
+    def __call__(self, inputs, masks, *extras):
+        return inputs * (masks - 0.5) * self.sigma
+
+    def __repr__(self) -> str:
+        return f"XpliqueAmplitude(sigma={self.sigma})"
+
+
+class PerImagePerturbation(Perturbation):
+    """Adapter for Xplique's per-image perturbation factories ``fn(x) -> (masks -> perturbed)``.
+
+    Xplique builds one perturbation function per image, ``fn(x)``, and calls it on the upsampled
+    masks ``(M, H, W, c)``. Here the pairs of a chunk are input-major (each input repeated for
+    consecutive masks): the factory is called once per run of equal inputs, in Python through
+    ``tf.py_function``, so any factory works (TensorFlow, NumPy or OpenCV code), at the cost of
+    leaving the compiled graph for each chunk. Wrap a factory explicitly,
+    ``perturbation_function=PerImagePerturbation(fn)``; Xplique's own ``inpainting``,
+    ``blurring`` and ``amplitude`` need no wrapping: :func:`get_perturbation` maps them to the
+    TF-native perturbations.
+
+    Parameters
+    ----------
+    factory
+        ``fn(x (H, W, C)) -> (masks (M, H, W, c) -> perturbed (M, H, W, C))``.
+    """
+
+    def __init__(self, factory: Callable):
+        if not callable(factory):
+            raise TypeError(
+                f"`factory` must be callable fn(x) -> (masks -> perturbed), got "
+                f"{type(factory).__name__}."
+            )
+        self.factory = factory
+
+    def _run(self, inputs: tf.Tensor, masks: tf.Tensor) -> np.ndarray:
+        x, m = inputs.numpy(), masks.numpy()
+        out = None
+        start = 0
+        while start < len(x):
+            stop = start + 1
+            while stop < len(x) and np.array_equal(x[stop], x[start]):
+                stop += 1
+            perturbed = np.asarray(self.factory(tf.constant(x[start]))(tf.constant(m[start:stop])))
+            if out is None:
+                out = np.empty((len(x), *perturbed.shape[1:]), np.float32)
+            out[start:stop] = perturbed
+            start = stop
+        return np.zeros((0, *x.shape[1:]), np.float32) if out is None else out
+
+    def __call__(self, inputs, masks, *extras):
+        perturbed = tf.py_function(self._run, [inputs, masks], tf.float32)
+        perturbed.set_shape(inputs.shape)
+        return perturbed
+
+    def __repr__(self) -> str:
+        return f"PerImagePerturbation({getattr(self.factory, '__name__', self.factory)!r})"
+
+
+XPLIQUE_PERTURBATIONS_MODULE = "xplique.attributions.global_sensitivity_analysis.perturbations"
+
+
+def from_xplique(function: Callable) -> Perturbation | None:
+    """The TF-native equivalent of Xplique's ``inpainting``, ``blurring`` or ``amplitude``
+    (also as a ``functools.partial`` with ``sigma=...``); None for any other callable.
+
+    ``inpainting`` -> :class:`Inpainting` (baseline 0), ``blurring`` -> :class:`Blurring` (same
+    box blur as its ``cv2.blur``), ``amplitude`` -> :class:`XpliqueAmplitude` (its formula).
+    """
+    keywords: dict = {}
+    if isinstance(function, functools.partial):
+        if function.args:
+            return None
+        keywords = dict(function.keywords)
+        function = function.func
+    if getattr(function, "__module__", None) != XPLIQUE_PERTURBATIONS_MODULE:
+        return None
+    name = getattr(function, "__name__", "")
+    if name == "inpainting" and not keywords:
+        return Inpainting()
+    if name == "blurring" and set(keywords) <= {"sigma"}:
+        return Blurring(keywords.get("sigma", 10))
+    if name == "amplitude" and set(keywords) <= {"sigma"}:
+        return XpliqueAmplitude(keywords.get("sigma", 1.0))
+    return None
+
+
 class CallablePerturbation(Perturbation):
     """Wrap a batched user function ``fn(inputs, masks) -> perturbed``."""
 
@@ -138,7 +238,12 @@ PERTURBATIONS = {"inpainting": Inpainting, "blurring": Blurring, "amplitude": Am
 
 def get_perturbation(perturbation: str | Callable | Perturbation | None) -> Perturbation:
     """Resolve a name (``"inpainting"``, ``"blurring"``, ``"amplitude"``), a :class:`Perturbation`,
-    or a batched callable ``fn(inputs, masks) -> perturbed`` (masks ``(B, H, W, 1)`` for images).
+    a batched callable ``fn(inputs, masks) -> perturbed`` (masks ``(B, H, W, 1)`` for images), or
+    Xplique's per-image ``inpainting``, ``blurring`` and ``amplitude`` functions (also as
+    ``functools.partial(blurring, sigma=...)``), which become their TF-native equivalents
+    (:func:`from_xplique`). Any other per-image factory ``fn(x) -> (masks -> perturbed)`` must be
+    wrapped, ``PerImagePerturbation(fn)``: a one-argument callable is otherwise refused (it cannot
+    be told from a batched function with a missing argument).
     """
     if perturbation is None:
         return Inpainting()
@@ -156,6 +261,9 @@ def get_perturbation(perturbation: str | Callable | Perturbation | None) -> Pert
             "`perturbation_function` must be a name, a Perturbation or a callable "
             f"(inputs, masks) -> perturbed, got {type(perturbation).__name__}."
         )
+    native = from_xplique(perturbation)
+    if native is not None:
+        return native
     try:
         nb_params = len(
             [
@@ -168,8 +276,10 @@ def get_perturbation(perturbation: str | Callable | Perturbation | None) -> Pert
         nb_params = 2
     if nb_params != 2:
         raise TypeError(
-            "`perturbation_function` must be batched: fn(inputs (B, H, W, C), masks (B, H, W, 1)) "
-            "-> perturbed inputs. Xplique's per-image factories fn(x) -> (masks -> inputs) are "
-            "not supported (they force a Python loop over images)."
+            "`perturbation_function` must be batched, fn(inputs (B, H, W, C), masks (B, H, W, 1)) "
+            f"-> perturbed inputs; got a callable with {nb_params} required argument(s). An "
+            "Xplique-style per-image factory fn(x) -> (masks -> perturbed) runs when wrapped: "
+            "`PerImagePerturbation(fn)` (Xplique's own inpainting, blurring and amplitude are "
+            "recognised as they are)."
         )
     return CallablePerturbation(perturbation)

@@ -13,7 +13,7 @@ from ..base import BlackBoxExplainer
 from .estimators import SobolEstimator, get_estimator
 from .kernel import make_perturbation_scorer, make_sobol_kernel, sobol_explain
 from .perturbations import Perturbation, get_perturbation
-from .samplers import Sampler, get_sampler
+from .samplers import Sampler, get_sampler, replicated_design
 
 
 class SobolAttributionMethod(BlackBoxExplainer):
@@ -54,7 +54,12 @@ class SobolAttributionMethod(BlackBoxExplainer):
         ``"saltelli"``) or a ``SobolEstimator``.
     perturbation_function
         ``"inpainting"`` (baseline 0), ``"blurring"``, ``"amplitude"``, a ``Perturbation`` (e.g.
-        ``Inpainting(baseline_value=0.5)``) or a batched callable ``(inputs, masks) -> inputs``.
+        ``Inpainting(baseline_value=0.5)``), a batched callable ``(inputs, masks) -> inputs``, or
+        Xplique's per-image functions (``inpainting``, ``blurring``, ``amplitude`` of
+        ``xplique.attributions.global_sensitivity_analysis.perturbations``, run as their
+        TF-native equivalents with Xplique's formulas; any other ``fn(x) -> (masks -> inputs)``
+        wrapped as ``PerImagePerturbation(fn)``), see
+        :func:`~xplique_lens.attributions.sobol.perturbations.get_perturbation`.
     batch_size
         Forward passes per chunk: bounds the memory whatever N, grid and design.
     operator
@@ -107,6 +112,18 @@ class SobolAttributionMethod(BlackBoxExplainer):
             self.batch_size,
             mask_shape,
         )
+
+    @property
+    def masks(self) -> tf.Tensor:
+        """Xplique's ``masks``: the stacked design ``[A; B; C_1; ...; C_d]`` as grid masks,
+        ``(nb_design * (d + 2), grid_size, grid_size, nb_channels)``.
+
+        Built on demand from ``design`` (the kernel never stores it: it grows as ``d ** 2``).
+        """
+        a, b = self.design.a, self.design.b
+        c = tf.reshape(replicated_design(a, b), (-1, a.shape[1]))
+        stacked = tf.concat([a, b, c], axis=0)
+        return tf.reshape(stacked, (-1, self.grid_size, self.grid_size, self.nb_channels))
 
     def explain(self, inputs: Any, targets: Any = None, verbose: bool = False) -> tf.Tensor:
         """Sobol attribution maps ``(N, H, W, nb_channels)`` (float32).
