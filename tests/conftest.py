@@ -65,6 +65,32 @@ def tiny_functional_model():
     return keras.Model(inputs, outputs)
 
 
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the whole session (two sync Playwright instances cannot run
+    at once in one process)."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no chromium on PATH (`make test` installs Debian's package where it can)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as runner:
+        browser = runner.chromium.launch(
+            executable_path=chromium,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

@@ -1,7 +1,6 @@
 """Cheap stand-ins for the human-experiment tests: a linear 'model' on mean colours, a counting
 explainer, and a headless Chromium for the site."""
 
-import shutil
 
 import numpy as np
 import pytest
@@ -61,19 +60,3 @@ def stub_experiment(stub_model, stub_images, stub_labels):
         n_test=4,
         progress=False,
     ).fit()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("no chromium on PATH (`make test` installs Debian's package where it can)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as runner:
-        browser = runner.chromium.launch(
-            executable_path=chromium,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"],
-        )
-        yield browser
-        browser.close()

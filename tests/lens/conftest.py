@@ -1,6 +1,5 @@
 """A small Lens site built once for the lens tests, and a headless Chromium to open it."""
 
-import shutil
 
 import pytest
 
@@ -43,29 +42,3 @@ def small_site(tmp_path_factory, reference_model, lens_data):
         progress=False,
     )
     return report
-
-
-@pytest.fixture(scope="session")
-def browser():
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("no chromium on PATH (`make test` installs Debian's package where it can)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    sync_playwright = sync_api.sync_playwright
-
-    with sync_playwright() as runner:
-        browser = runner.chromium.launch(
-            executable_path=chromium,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield browser
-        browser.close()
