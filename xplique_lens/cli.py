@@ -42,19 +42,36 @@ def _quiet_native_logs():
 
 
 def _print_stage_times(report, quiet: bool) -> None:
-    """Seconds per stage, summed over the classes built (cached stages cost ~0)."""
+    """Seconds, forward and backward passes per stage, summed over the classes built in this
+    run (cached stages cost ~0 s and no pass; the site's ``cost.json`` keeps what each cached
+    stage cost when it was computed)."""
     if quiet or not report.seconds:
         return
-    totals: dict[str, float] = {}
-    computed: dict[str, int] = {}
+    totals: dict[str, list] = {}  # stage -> [seconds, forwards, backwards, classes computed]
     for class_id, seconds in report.seconds.items():
         for stage, value in seconds.items():
-            totals[stage] = totals.get(stage, 0.0) + value
-            done = report.stages[class_id][stage] == "computed"
-            computed[stage] = computed.get(stage, 0) + done
-    print("\nseconds per stage (all classes):")
-    for stage, value in totals.items():
-        print(f"  {stage:<14} {value:7.1f} s   computed for {computed[stage]} class(es)")
+            row = totals.setdefault(stage, [0.0, 0, 0, 0])
+            row[0] += value
+            forwards, backwards = report.passes(class_id, stage)
+            row[1] = None if forwards is None or row[1] is None else row[1] + forwards
+            row[2] = None if backwards is None or row[2] is None else row[2] + backwards
+            row[3] += report.stages[class_id][stage] == "computed"
+
+    def count(value: int | None) -> str:
+        return f"{'-' if value is None else f'{value:,}':>11}"
+
+    print("\nseconds per stage (all classes), with the passes of images through the model:")
+    print(f"  {'stage':<14} {'seconds':>9} {'forwards':>11} {'backwards':>11}   computed for")
+    for stage, (seconds, forwards, backwards, computed) in totals.items():
+        print(
+            f"  {stage:<14} {seconds:7.1f} s {count(forwards)} {count(backwards)}   "
+            f"{computed} class(es)"
+        )
+    if len(totals) > 1:
+        columns = list(zip(*totals.values()))
+        forwards = None if None in columns[1] else sum(columns[1])
+        backwards = None if None in columns[2] else sum(columns[2])
+        print(f"  {'total':<14} {sum(columns[0]):7.1f} s {count(forwards)} {count(backwards)}")
 
 
 def _print_done(report, started: float, quiet: bool) -> None:
@@ -304,6 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     layers.add_argument("--limit", type=int, default=30, help="layers shown (0: all)")
     layers.add_argument("--seed", type=int, default=0)
     layers.set_defaults(func=_layers)
+    from .human.cli import add_experiment_parser  # the human experiments' subcommands
+
+    add_experiment_parser(commands)
     return parser
 
 

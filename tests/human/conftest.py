@@ -1,7 +1,6 @@
 """Cheap stand-ins for the human-experiment tests: a linear 'model' on mean colours, a counting
 explainer, and a headless Chromium for the site."""
 
-
 import numpy as np
 import pytest
 

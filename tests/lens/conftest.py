@@ -1,6 +1,5 @@
 """A small Lens site built once for the lens tests, and a headless Chromium to open it."""
 
-
 import pytest
 
 from xplique_lens.datasets import FEATURE_LAYER, make_synthetic_dataset

@@ -8,7 +8,7 @@ import logging
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from ..commons.cost import PassCounter, StageCost, count_passes, counted_layer
 from ..commons.inputs import sanitize_inputs
 from ..commons.model_splitting import find_layer
 from ..commons.preprocessing import check_preprocess_mode, check_values_range, with_preprocessing
@@ -29,16 +30,46 @@ from .site import copy_assets, render_index
 from .stages import STAGES, ClassContext
 from .store import StageStore, atomic_write_text, fingerprint, model_fingerprint
 
-__all__ = ["BuildReport", "build_lens", "merge_lens", "parse_shard"]
+__all__ = ["BuildReport", "build_lens", "merge_lens", "parse_shard", "site_cost"]
+
+
+#: Name of the stage cost in the stage cache files (the cost of computing the cached arrays).
+_COST_KEY = "__cost__"
+#: Name of the file of the site that gathers the cost of every class and stage.
+COST_FILE = "cost.json"
 
 
 @dataclass
 class BuildReport:
-    """What a build did: per class and stage, ``"computed"`` or ``"cached"``, and the seconds."""
+    """What a build did, per class and stage.
+
+    Attributes
+    ----------
+    out_dir
+        Folder of the site.
+    stages
+        ``"computed"`` or ``"cached"``.
+    seconds
+        Wall time of the stage in this build (loading it, when cached).
+    cost
+        What computing the stage cost (:class:`~xplique_lens.commons.cost.StageCost`: seconds,
+        forward and backward passes of images through the model), measured now when it was
+        computed, read from the cache when it was loaded (absent for caches older than the
+        counting).
+    """
 
     out_dir: Path
     stages: dict[int, dict[str, str]] = field(default_factory=dict)
     seconds: dict[int, dict[str, float]] = field(default_factory=dict)
+    cost: dict[int, dict[str, StageCost]] = field(default_factory=dict)
+
+    def passes(self, class_id: int, stage: str) -> tuple[int | None, int | None]:
+        """Forward and backward passes this build ran for a stage: 0 when it was loaded from
+        the cache, ``None`` when they were not counted."""
+        if self.stages[class_id][stage] == "cached":
+            return 0, 0
+        cost = self.cost.get(class_id, {}).get(stage)
+        return (None, None) if cost is None else (cost.forwards, cost.backwards)
 
     @property
     def index(self) -> Path:
@@ -167,7 +198,15 @@ def build_lens(
     Returns
     -------
     BuildReport
-        Which stages were computed or loaded, with timings; ``report.index`` is the index page.
+        Which stages were computed or loaded, with timings and costs (``report.cost``);
+        ``report.index`` is the index page.
+
+    Notes
+    -----
+    The cost of each stage (wall time, and forward / backward passes of images through the
+    model, counted exactly by :func:`xplique_lens.commons.cost.count_passes`) is written into
+    the class's manifest (``manifests/<class>.json``, key ``"cost"``), shown on its page, and
+    gathered for the whole site in ``cost.json``.
     """
     options = options or LensOptions()
     values_range = check_values_range(options.values_range)
@@ -194,6 +233,14 @@ def build_lens(
         model = with_preprocessing(model, preprocess, values_range)
         model_key = fingerprint(model_key, preprocess, list(values_range))
     labels = _class_labels(model, source, len(class_names), 64)
+    shown_layer = layer  # the layer as the cache keys and the pages name it
+    counter: PassCounter | None = None
+    try:  # the stages see the model behind a layer counting the images it gets
+        counted, counter = count_passes(model)
+    except ValueError:  # not built with one known input: wall times only
+        pass
+    else:
+        layer, model = counted_layer(model, layer), counted
 
     store = StageStore(out)
     report = BuildReport(out)
@@ -210,41 +257,73 @@ def build_lens(
             if not warned:
                 warned = _warn_outside_range(class_images, values_range, class_names[class_id])
             ctx = ClassContext(model, layer, class_id, class_names[class_id], class_images, options)
-            results = _build_class(ctx, store, model_key, report)
-            manifest = render_class_files(out, ctx, results)
+            results = _build_class(ctx, store, model_key, report, shown_layer, counter)
+            cost = {name: value.to_json() for name, value in report.cost[class_id].items()}
+            manifest = render_class_files(out, replace(ctx, layer=shown_layer), results, cost)
             atomic_write_text(out / "manifests" / f"{class_id:05d}.json", json.dumps(manifest))
     merge_lens(out, title=title)
     return report
 
 
-def _build_class(ctx: ClassContext, store: StageStore, model_key: str, report: BuildReport) -> dict:
-    """Run (or load) every stage of one class; record what was done in ``report``."""
+def _build_class(
+    ctx: ClassContext,
+    store: StageStore,
+    model_key: str,
+    report: BuildReport,
+    layer_key: Any,
+    counter: PassCounter | None,
+) -> dict:
+    """Run (or load) every stage of one class; record what was done, and its cost, in
+    ``report``. ``layer_key`` is the layer as the user named it (part of the cache keys);
+    ``counter`` counts the passes of ``ctx.model`` (``None``: not counted)."""
     results: dict[str, dict[str, np.ndarray]] = {}
     keys: dict[str, str] = {}
-    report.stages[ctx.class_id], report.seconds[ctx.class_id] = {}, {}
+    class_id = ctx.class_id
+    report.stages[class_id], report.seconds[class_id], report.cost[class_id] = {}, {}, {}
     for stage in STAGES:
         key = fingerprint(
             stage.name,
             stage.version,
             ctx.options.subset(stage.options),
             model_key,
-            str(ctx.layer),
-            ctx.class_id,
+            str(layer_key),
+            class_id,
             ctx.images,
             [keys[name] for name in stage.needs],
         )
         keys[stage.name] = key
         start = time.perf_counter()
-        cached = store.load(ctx.class_id, stage.name, key)
+        cached = store.load(class_id, stage.name, key)
         if cached is None:
+            before = (0, 0) if counter is None else (counter.forwards, counter.backwards)
             cached = stage.run(ctx, {name: results[name] for name in stage.needs})
-            store.save(ctx.class_id, stage.name, key, cached)
-            report.stages[ctx.class_id][stage.name] = "computed"
+            seconds = time.perf_counter() - start
+            if counter is None:
+                cost = StageCost(seconds)
+            else:
+                forwards, backwards = counter.forwards, counter.backwards
+                cost = StageCost(seconds, forwards - before[0], backwards - before[1])
+            stored = {**cached, _COST_KEY: np.asarray(json.dumps(cost.to_json()))}
+            store.save(class_id, stage.name, key, stored)
+            report.stages[class_id][stage.name] = "computed"
         else:
-            report.stages[ctx.class_id][stage.name] = "cached"
-        report.seconds[ctx.class_id][stage.name] = time.perf_counter() - start
+            cost = _stored_cost(cached.pop(_COST_KEY, None))
+            report.stages[class_id][stage.name] = "cached"
+        if cost is not None:
+            report.cost[class_id][stage.name] = cost
+        report.seconds[class_id][stage.name] = time.perf_counter() - start
         results[stage.name] = cached
     return results
+
+
+def _stored_cost(value: np.ndarray | None) -> StageCost | None:
+    """The cost saved with a cached stage (``None``: none, or unreadable)."""
+    if value is None:
+        return None
+    try:
+        return StageCost.from_json(json.loads(str(value)))
+    except (TypeError, ValueError):
+        return None
 
 
 @contextlib.contextmanager
@@ -264,5 +343,53 @@ def merge_lens(out_dir: str | Path, title: str = "Lens") -> Path:
     out = Path(out_dir)
     manifests = [json.loads(p.read_text()) for p in sorted((out / "manifests").glob("*.json"))]
     copy_assets(out)
+    atomic_write_text(out / COST_FILE, json.dumps(site_cost(manifests), indent=1))
     atomic_write_text(out / "index.html", render_index(manifests, title))
     return out / "index.html"
+
+
+def site_cost(manifests: Sequence[dict]) -> dict:
+    """The cost of a site from its class manifests: per class and stage, and summed per stage.
+
+    Parameters
+    ----------
+    manifests
+        The manifests of the classes (``manifests/*.json``).
+
+    Returns
+    -------
+    dict
+        ``{"classes": {class_id: {stage: cost}}, "stages": {stage: totals}, "total": totals}``
+        where a cost holds ``seconds``, ``forwards`` and ``backwards`` (passes of images
+        through the model; ``None`` when not counted) and ``"classes_counted"`` says over how
+        many classes each stage's totals run.
+    """
+    classes: dict[str, dict] = {}
+    stages: dict[str, dict] = {}
+    for manifest in manifests:
+        cost = manifest.get("cost") or {}
+        classes[str(manifest["class_id"])] = cost
+        for stage, values in cost.items():
+            totals = stages.setdefault(
+                stage, {"seconds": 0.0, "forwards": 0, "backwards": 0, "classes_counted": 0}
+            )
+            totals["seconds"] = round(totals["seconds"] + float(values["seconds"]), 3)
+            for name in ("forwards", "backwards"):
+                value = values.get(name)
+                totals[name] = (
+                    None if value is None or totals[name] is None else (totals[name] + int(value))
+                )
+            totals["classes_counted"] += 1
+    total: dict[str, Any] = {"seconds": 0.0, "forwards": 0, "backwards": 0}
+    for totals in stages.values():
+        total["seconds"] = round(total["seconds"] + totals["seconds"], 3)
+        for name in ("forwards", "backwards"):
+            if total[name] is not None:
+                total[name] = None if totals[name] is None else total[name] + totals[name]
+    return {
+        "about": "Cost of computing each stage: wall seconds, and forward / backward passes of "
+        "images through the model (xplique_lens.commons.cost).",
+        "classes": classes,
+        "stages": stages,
+        "total": total,
+    }

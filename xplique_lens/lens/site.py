@@ -106,6 +106,21 @@ def _table(rows: list[dict]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _cost_rows(cost: dict) -> list[dict]:
+    def count(value: Any) -> str:
+        return "-" if value is None else f"{int(value):,}"
+
+    return [
+        {
+            "stage": str(stage),
+            "seconds": float(values.get("seconds", 0.0)),
+            "forward passes": count(values.get("forwards")),
+            "backward passes": count(values.get("backwards")),
+        }
+        for stage, values in cost.items()
+    ]
+
+
 def render_class(manifest: dict) -> str:
     """The page of one class from its manifest (sections without data are left out)."""
     m = manifest
@@ -151,6 +166,12 @@ def render_class(manifest: dict) -> str:
     if m.get("concept_metrics"):
         parts.append("<h3>Concept metrics</h3>")
         parts.append(_table(m["concept_metrics"]))
+    if m.get("cost"):
+        parts.append(
+            "<h3>Cost of this page</h3><p class='muted'>per stage: wall seconds, and images "
+            "passed forward / gradients passed back through the model</p>"
+        )
+        parts.append(_table(_cost_rows(m["cost"])))
     return _page(f"{m['name']}", "".join(parts), "../../")
 
 
