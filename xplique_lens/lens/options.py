@@ -120,8 +120,9 @@ class LensOptions:
     def preset(cls, name: str, **overrides: Any) -> LensOptions:
         """Options of a named preset, with ``overrides`` on top.
 
-        Presets trade cost for fidelity (times on 2 CPU cores and the built-in 64 px model,
-        ``python benchmarks/bench_lens.py``):
+        Presets trade cost for fidelity (their measured cost per class is in the README:
+        ``python benchmarks/bench_lens_real.py --real-presets "" --presets ""
+        --builtin-presets tiny,fast,default,paper``):
 
         - ``"tiny"``: every section computed with minimal sizes, to check that a pipeline runs
           on a new model before paying for a real build;
