@@ -17,9 +17,9 @@ from .store import atomic_write_bytes, atomic_write_text
 def _to_rgb(image: np.ndarray, values_range: tuple[float, float] | None = None) -> np.ndarray:
     """RGB in [0, 1]: mapped from the model's ``values_range``, else stretched min to max.
 
-    Images in image space (inputs, crops, MACO images, all made in ``values_range``) are
-    mapped from the range, so they keep their contrast; without a range, each picture is
-    stretched from its own minimum to its maximum.
+    Images of the data (inputs, crops) are mapped from the model's range, so photographs keep
+    their contrast; without a range (MACO images, displayed as feature visualizations usually
+    are), each picture is stretched from its own minimum to its maximum.
     """
     image = np.asarray(image, dtype=np.float32)
     if values_range is None:
@@ -98,7 +98,7 @@ def render_class_files(
 
     maco_class = results.get("maco_class")
     if maco_class is not None:
-        save_png(images / "maco_class.png", maco_class["image"], 1, vr)
+        save_png(images / "maco_class.png", maco_class["image"])  # stretched: the usual display
         manifest["maco"] = "images/maco_class.png"
         manifest["thumbnail_maco"] = "images/maco_class.png"
 
@@ -149,7 +149,7 @@ def _render_concepts(images: Path, ctx: ClassContext, concepts: dict, maco: dict
             crops.append(f"images/concept{concept}_crop{j}.png")
         block = {"label": int(concept), "share": float(shares[rank]), "crops": crops}
         if maco is not None:
-            save_png(images / f"concept{concept}_maco.png", maco["images"][rank], 1, vr)
+            save_png(images / f"concept{concept}_maco.png", maco["images"][rank])
             block["maco"] = f"images/concept{concept}_maco.png"
         if "children_crops" in concepts and rank < len(concepts["children_crops"]):
             block["children"] = _render_children(images, concept, concepts, rank, vr)
