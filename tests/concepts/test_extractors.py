@@ -151,3 +151,28 @@ def test_sklearn_extractors_reconstruct_and_match_shapes(cls, features_activatio
     if extractor.differentiable:
         tf_codes = extractor.tf_transform(tf.constant(a[:10])).numpy()
         np.testing.assert_allclose(tf_codes, codes[:10], rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.filterwarnings("ignore:Maximum number of iterations")
+@pytest.mark.parametrize("alpha", [0.01, 0.1])
+def test_nmf_ridge_matches_sklearn_alpha_w(alpha):
+    """`alpha` is scikit-learn's `alpha_W` (alpha_H "same", l1_ratio 0): the same penalised
+    objective, reached as well, and a shrunk dictionary."""
+    rng = np.random.default_rng(0)
+    a = (rng.random((200, 12)) ** 3).astype(np.float32)
+    n, p = a.shape
+
+    def objective(u, w):
+        u, w = np.asarray(u, np.float64), np.asarray(w, np.float64)
+        reconstruction = 0.5 * np.sum((a - u @ w) ** 2)
+        return reconstruction + 0.5 * alpha * (p * np.sum(u**2) + n * np.sum(w**2))
+
+    ours = NMF(4, alpha=alpha, max_iter=1000, tol=1e-8)
+    codes = ours.fit_transform(a)
+    reference = SkNMF(4, alpha_W=alpha, init="nndsvda", max_iter=1000, tol=1e-8)
+    ref_codes = reference.fit_transform(a)
+    assert objective(codes, ours.components_) <= 1.01 * objective(ref_codes, reference.components_)
+    plain = NMF(4, max_iter=1000, tol=1e-8).fit(a)
+    assert np.linalg.norm(ours.components_) < 0.9 * np.linalg.norm(plain.components_)
+    with pytest.raises(ValueError, match="alpha"):
+        NMF(4, alpha=-1.0)
