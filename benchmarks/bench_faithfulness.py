@@ -293,7 +293,8 @@ def main(args) -> None:
                     ]
                 )
             for extractor_seed in range(args.extractor_seeds):
-                run = one_run(model, images, parts, class_id, args, extractor_seed)
+                nmf_kwargs = {"alpha": args.nmf_alpha} if args.nmf_alpha else None
+                run = one_run(model, images, parts, class_id, args, extractor_seed, nmf_kwargs)
                 runs.append(run)
                 seeds_by_run.append((data_seed, extractor_seed, class_id))
         print(
@@ -361,6 +362,9 @@ def parse(argv=None):
         help="extractor seeds on which the ridge-bank and Xplique rows are run",
     )
     parser.add_argument("--no-pixel-sobol", dest="pixel_sobol", action="store_false")
+    parser.add_argument(
+        "--nmf-alpha", type=float, default=0.0, help="ridge of our NMF (scikit-learn's alpha_W)"
+    )
     parser.add_argument("--out", default=None, help="folder for the per-run records (.npz)")
     return parser.parse_args(argv)
 
