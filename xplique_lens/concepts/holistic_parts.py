@@ -1,0 +1,304 @@
+"""The building blocks of holistic CRAFT: latent data of a layer, factorizer, decoder and
+localizer (Xplique 2.0.2's names), used by :mod:`.holistic_craft`."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ..commons.model_splitting import split_model
+from ..commons.validation import check_batch_size, check_choice, to_float_tensor
+from .extractors.nmf import NMF
+
+if TYPE_CHECKING:  # annotations only: holistic_craft imports this module
+    from .holistic_craft import HolisticCraft
+
+REDUCERS = {
+    "min": np.min,
+    "max": np.max,
+    "sum": np.sum,
+    "mean": np.mean,
+    "median": np.median,
+}
+
+
+# ---------------------------------------------------------------------------- latent extractor
+class LayerLatentData:
+    """Activations of one layer for a batch (Xplique's ``LatentData`` interface).
+
+    Parameters
+    ----------
+    activations
+        ``(N, h, w, p)``, ``(N, T, p)`` or ``(N, p)`` tensor.
+    """
+
+    def __init__(self, activations: tf.Tensor):
+        self.activations = activations
+
+    def __len__(self) -> int:
+        return int(self.activations.shape[0])
+
+    def __getitem__(self, indices: int | slice) -> LayerLatentData:
+        return LayerLatentData(self.activations[indices])
+
+    def get_activations(self, as_numpy: bool = True, keep_gradients: bool = False) -> Any:
+        """The activations, as NumPy or as the (differentiable) tensor."""
+        if as_numpy:
+            return np.asarray(self.activations)
+        return self.activations
+
+    def set_activations(self, values: Any) -> None:
+        """Replace the activations (the concept decoder works on a copy)."""
+        self.activations = tf.convert_to_tensor(values, tf.float32)
+
+
+class LayerLatentExtractor:
+    """A Keras model split at a layer, with Xplique's ``LatentExtractor`` interface.
+
+    ``g`` and ``h`` come from :func:`~xplique_lens.commons.split_model` (weights shared, nested
+    models and unique bare names accepted, a skip connection across the cut refused).
+
+    Parameters
+    ----------
+    model
+        A built Keras model.
+    layer
+        The split layer (last layer of ``g``), any form of
+        :func:`~xplique_lens.commons.find_layer`.
+    batch_size
+        Images per batch of ``g`` (Xplique's builder defaults to 1).
+    """
+
+    def __init__(self, model: keras.Model, layer: str | int, batch_size: int = 1):
+        if not isinstance(model, keras.Model):
+            raise TypeError(f"`model` must be a keras.Model, got {type(model).__name__}.")
+        self.model = model
+        self.input_to_latent_model, self.latent_to_logit_model = split_model(model, layer)
+        self.batch_size = check_batch_size(batch_size)
+        if self.batch_size is None:
+            raise ValueError("`batch_size` must be a positive integer, got None.")
+
+    @staticmethod
+    def _prepare(inputs: Any) -> tf.Tensor:
+        if not isinstance(inputs, tf.Tensor):
+            inputs = to_float_tensor(inputs, "inputs")
+        if inputs.shape.rank == 3:
+            inputs = inputs[None]
+        if inputs.shape.rank != 4:
+            raise ValueError(
+                f"`inputs` must be images (N, H, W, C) or one image (H, W, C), got shape "
+                f"{tuple(inputs.shape)}."
+            )
+        return tf.cast(inputs, tf.float32)
+
+    def input_to_latent(self, inputs: Any) -> LayerLatentData:
+        """``g(inputs)`` as latent data."""
+        return LayerLatentData(self.input_to_latent_model(self._prepare(inputs)))
+
+    def input_to_latent_generator(
+        self, inputs: Any, resize: tuple[int, int] | None = None, keep_gradients: bool = False
+    ) -> Iterator[LayerLatentData]:
+        """Latent data of ``inputs``, ``batch_size`` images at a time (resized first if asked)."""
+        inputs = self._prepare(inputs)
+        for start in range(0, int(inputs.shape[0]), self.batch_size):
+            batch = inputs[start : start + self.batch_size]
+            if resize:
+                batch = tf.image.resize(batch, resize)
+            yield LayerLatentData(self.input_to_latent_model(batch))
+
+    def latent_to_logit(self, latent_data: LayerLatentData) -> tf.Tensor:
+        """``h(activations)``: the logits ``(N, C)``."""
+        return self.latent_to_logit_model(latent_data.get_activations(as_numpy=False))
+
+    def forward(self, samples: Any) -> tf.Tensor:
+        """``h(g(samples))``."""
+        return self.latent_to_logit(self.input_to_latent(samples))
+
+    __call__ = forward
+
+    @contextlib.contextmanager
+    def temporary_force_batch_size(self, batch_size: int) -> Iterator[None]:
+        """Use another batch size inside the ``with`` block."""
+        saved = self.batch_size
+        self.batch_size = batch_size
+        try:
+            yield
+        finally:
+            self.batch_size = saved
+
+
+# ---------------------------------------------------------------------------- factorizer
+class ExtractorFactorizer:
+    """One of our concept extractors behind Xplique's ``ConceptFactorizer`` interface.
+
+    Parameters
+    ----------
+    extractor
+        An unfitted extractor (``NMF``, ``PCA``, ``ICA``, ``SemiNMF``...).
+    """
+
+    def __init__(self, extractor: Any):
+        if not hasattr(extractor, "fit_transform") or not hasattr(extractor, "transform"):
+            raise TypeError(
+                "`factorizer` must be an Xplique factorizer (fit / encode) or a concept "
+                f"extractor (fit_transform / transform), got {type(extractor).__name__}."
+            )
+        self.extractor = extractor
+
+    def fit(self, activations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Factorise ``A (n, p)``; returns ``(W (r, p), U (n, r))`` as Xplique."""
+        codes = self.extractor.fit_transform(activations)
+        return np.asarray(self.extractor.components_, np.float32), np.asarray(codes, np.float32)
+
+    def encode(self, activations: np.ndarray) -> np.ndarray:
+        """Codes of new activations (NumPy)."""
+        return np.asarray(self.extractor.transform(activations), np.float32)
+
+    def encode_differentiable(self, activations: tf.Tensor) -> tf.Tensor:
+        """Codes as a differentiable tensor (implicit NNLS gradient for NMF)."""
+        if not getattr(self.extractor, "differentiable", False):
+            raise NotImplementedError(
+                f"{type(self.extractor).__name__} codes are not differentiable in TensorFlow."
+            )
+        return self.extractor.tf_transform(tf.cast(activations, tf.float32))
+
+    def decode(self, coefficients: Any) -> tf.Tensor:
+        """Activations ``U W`` (plus the extractor's mean, if any)."""
+        return self.extractor.tf_inverse_transform(tf.cast(coefficients, tf.float32))
+
+    def get_concept_bank(self) -> np.ndarray:
+        """The concept bank ``W (r, p)``."""
+        return np.asarray(self.extractor.components_, np.float32)
+
+    @property
+    def is_fitted(self) -> bool:
+        """Whether ``fit`` was called."""
+        return hasattr(self.extractor, "components_")
+
+    @property
+    def requires_positive_activations(self) -> bool:
+        """True for NMF."""
+        return isinstance(self.extractor, NMF)
+
+
+def _as_factorizer(factorizer: Any, number_of_concepts: int) -> Any:
+    if factorizer is None:
+        return ExtractorFactorizer(NMF(number_of_concepts))
+    if hasattr(factorizer, "encode") and hasattr(factorizer, "fit"):
+        return factorizer  # Xplique's protocol
+    return ExtractorFactorizer(factorizer)
+
+
+# ---------------------------------------------------------------------------- decoder, localizer
+def _predictions_tensor(predictions: Any) -> tf.Tensor:
+    if hasattr(predictions, "to_batched_tensor"):
+        return tf.convert_to_tensor(predictions.to_batched_tensor())
+    if isinstance(predictions, list | tuple):
+        raise TypeError(
+            "Holistic CRAFT here explains classifiers: the latent extractor returned a list "
+            "(object detection boxes), which is not supported."
+        )
+    return tf.convert_to_tensor(predictions)
+
+
+class ConceptDecoder:
+    """``u -> h(u W)`` for one image's latent data: the model that concept importance explains.
+
+    Callable on a batch of codes (the perturbed or differentiated ones); the image's latent
+    data is copied, never modified.
+    """
+
+    def __init__(self, parent_craft: HolisticCraft, latent_data: Any):
+        self.parent_craft = parent_craft
+        self.latent_data = latent_data
+
+    def __call__(self, coeffs_u: Any) -> tf.Tensor:
+        return _predictions_tensor(
+            self.parent_craft._decode_coefficients(self.latent_data, coeffs_u)
+        )
+
+
+class ConceptLocalizer:
+    """Images -> one score per concept ``(N, r)`` (the reduced concept codes), as a model that
+    black-box explainers can attribute to the input pixels.
+
+    The codes are computed in Python (``tf.py_function``), so any factorizer and latent
+    extractor work, inside compiled explainers too.
+
+    Parameters
+    ----------
+    parent_craft
+        A fitted :class:`HolisticCraft`.
+    concept_reducer
+        ``"mean"``, ``"sum"``, ``"max"`` over the positions, or a callable
+        ``(N, ..., r) -> (N, r)``.
+    """
+
+    def __init__(self, parent_craft: HolisticCraft, concept_reducer: str | Callable = "mean"):
+        if isinstance(concept_reducer, str):
+            check_choice(concept_reducer, "concept_reducer", ("mean", "sum", "max"))
+        elif not callable(concept_reducer):
+            raise TypeError(
+                "`concept_reducer` must be 'mean', 'sum', 'max' or a callable returning "
+                f"(N, number_of_concepts), got {type(concept_reducer).__name__}."
+            )
+        self.parent_craft = parent_craft
+        self.concept_reducer = concept_reducer
+
+    def reduce(self, coeffs_u: np.ndarray) -> np.ndarray:
+        """``(N, ..., r)`` codes -> ``(N, r)`` float32 scores."""
+        coeffs_u = np.asarray(coeffs_u)
+        r = self.parent_craft.number_of_concepts
+        if coeffs_u.ndim < 2 or coeffs_u.shape[-1] != r:
+            raise ValueError(f"Concept codes must be (N, ..., {r}), got shape {coeffs_u.shape}.")
+        axes = tuple(range(1, coeffs_u.ndim - 1))
+        if callable(self.concept_reducer):
+            scores = np.asarray(self.concept_reducer(coeffs_u))
+        elif axes:
+            scores = REDUCERS[self.concept_reducer](coeffs_u, axis=axes)
+        else:
+            scores = coeffs_u
+        if scores.shape != (coeffs_u.shape[0], r):
+            raise ValueError(
+                f"`concept_reducer` must return shape {(coeffs_u.shape[0], r)}, got {scores.shape}."
+            )
+        return scores.astype(np.float32)
+
+    def _scores(self, inputs: tf.Tensor) -> np.ndarray:
+        return self.reduce(self.parent_craft.transform(inputs))
+
+    def __call__(self, inputs: Any) -> tf.Tensor:
+        inputs = tf.convert_to_tensor(inputs, tf.float32)
+        scores = tf.py_function(self._scores, [inputs], tf.float32)
+        scores.set_shape((inputs.shape[0], self.parent_craft.number_of_concepts))
+        return scores
+
+
+# ---------------------------------------------------------------------------- holistic CRAFT
+def _reduce(values: np.ndarray, reducer: str | None, axis: Any, name: str) -> np.ndarray:
+    if reducer is None:
+        return values
+    check_choice(reducer, name, tuple(REDUCERS))
+    return REDUCERS[reducer](values, axis=axis)
+
+
+def _checked(explanation: Any, shape: tuple) -> np.ndarray:
+    explanation = np.asarray(explanation, np.float32)
+    if explanation.shape != tuple(shape):
+        raise ValueError(
+            f"The explainer returned explanations of shape {explanation.shape} for codes of "
+            f"shape {tuple(shape)}: use an explainer that keeps the channels (e.g. "
+            "reducer=None, or nb_channels=number_of_concepts)."
+        )
+    return explanation
+
+
+def _is_white_box(explainer_class: Any) -> bool:
+    if not isinstance(explainer_class, type):
+        return False
+    return any(base.__name__ == "WhiteBoxExplainer" for base in explainer_class.__mro__)
