@@ -2,11 +2,13 @@
 is multiplied by its explanation rescaled to a ``[0, 1]`` mask.
 
 The mask of an explanation is Xplique's: ``|e|``, averaged over channels for ``(N, H, W, C)``
-maps, min-max normalised per sample (``(m - min) / (max - min + 1e-8)``), broadcast over the
-input channels. Each batch of masked inputs is built and scored in one compiled call, shared by
-every metric of the same model, operator and activation (traced once per process and input
-shape); the scores of the unmasked inputs do not depend on the explanation and are computed once
-per metric object, then reused by every ``evaluate``. Values equal Xplique 2.0.2's.
+maps, min-max normalised per sample (``(m - min) / (max - min + 1e-8)`` there; here a guarded
+division, which gives the same values and an all-zero mask for a constant map on every CPU
+setting), broadcast over the input channels. Each batch of masked inputs is built and scored
+in one compiled call, shared by every metric of the same model, operator and activation
+(traced once per process and input shape); the scores of the unmasked inputs do not depend on
+the explanation and are computed once per metric object, then reused by every ``evaluate``.
+Values equal Xplique 2.0.2's.
 
 Refs. Chattopadhay et al., *Grad-CAM++: Generalized Gradient-based Visual Explanations for Deep
 Convolutional Networks* (WACV 2018), https://arxiv.org/abs/1710.11063 (Average Drop, Increase in
@@ -46,7 +48,10 @@ def explanation_mask(explanations: tf.Tensor) -> tf.Tensor:
     axes = list(range(1, mask.shape.rank))
     low = tf.reduce_min(mask, axis=axes, keepdims=True)
     high = tf.reduce_max(mask, axis=axes, keepdims=True)
-    return (mask - low) / (high - low + _EPS)
+    # Xplique divides by ``high - low + 1e-8``; inside a compiled function TensorFlow's
+    # optimiser may reassociate that into ``(high + 1e-8) - low``, which is 0 for a constant map
+    # (NaN masks with oneDNN off): the guarded division gives the documented all-zero mask
+    return tf.math.divide_no_nan(mask - low, high - low)
 
 
 def canonical_explanations(explanations: tf.Tensor, inputs_shape: tuple) -> tf.Tensor:
@@ -86,7 +91,9 @@ def average_increase(base: tf.Tensor, after: tf.Tensor) -> tf.Tensor:
 
 def average_gain(base: tf.Tensor, after: tf.Tensor) -> tf.Tensor:
     """``relu(after - base) / (1 - base + eps)`` per sample."""
-    return tf.nn.relu(after - base) / (1.0 - base + _EPS)
+    # guarded rather than ``1 - base + 1e-8``, which a compiled function may reassociate into
+    # ``(1 + 1e-8) - base``: 0 when the base score saturates at 1
+    return tf.math.divide_no_nan(tf.nn.relu(after - base), 1.0 - base)
 
 
 def compiled_masked_scores(
