@@ -65,3 +65,35 @@ def to_float_tensor(array: Any, name: str) -> tf.Tensor:
             f"dtype {dtype.name}; convert it first, e.g. `images.astype('float32') / 255`."
         )
     return tf.cast(tf.convert_to_tensor(array), tf.float32)
+
+
+class NotFittedError(ValueError, AttributeError):
+    """Raised when an estimator (extractor, Craft, experiment) is used before ``fit``.
+
+    A ``ValueError`` and an ``AttributeError``, as scikit-learn's, so both ``except`` clauses
+    users already write keep working.
+    """
+
+
+def check_is_fitted(estimator: Any, attributes: str | tuple[str, ...], hint: str = "fit") -> None:
+    """Raise :class:`NotFittedError` unless ``estimator`` has every learned attribute named.
+
+    The public check shared by every family (scikit-learn's ``check_is_fitted`` idea): learned
+    state ends in ``_`` and exists only after fitting.
+
+    Parameters
+    ----------
+    estimator
+        The object to check.
+    attributes
+        Name(s) of learned attributes that exist once fitted, e.g. ``"concept_bank_"``.
+    hint
+        The call that fits it, quoted in the message (``"fit(inputs, class_id)"``).
+    """
+    names = (attributes,) if isinstance(attributes, str) else tuple(attributes)
+    missing = [name for name in names if not hasattr(estimator, name)]
+    if missing:
+        raise NotFittedError(
+            f"This {type(estimator).__name__} is not fitted yet (no {', '.join(missing)}): "
+            f"call `{hint}` first."
+        )

@@ -14,11 +14,13 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from ...commons.validation import check_finite, check_positive_int, to_float_tensor
-
-
-class NotFittedError(ValueError, AttributeError):
-    """Raised when an extractor or a Craft is used before ``fit``."""
+from ...commons.validation import (  # noqa: F401  (NotFittedError re-exported)
+    NotFittedError,
+    check_finite,
+    check_is_fitted,
+    check_positive_int,
+    to_float_tensor,
+)
 
 
 def as_activation_matrix(activations: Any, name: str = "activations") -> tf.Tensor:
@@ -91,10 +93,7 @@ class BaseConceptExtractor:
 
     # -- helpers --------------------------------------------------------------------------
     def _check_fitted(self) -> None:
-        if not hasattr(self, "components_"):
-            raise NotFittedError(
-                f"This {type(self).__name__} is not fitted yet: call `fit(activations)` first."
-            )
+        check_is_fitted(self, "components_", "fit(activations)")
 
     def _check_rank(self, activations: tf.Tensor) -> None:
         n_features = int(activations.shape[1])
