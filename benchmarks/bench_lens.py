@@ -39,13 +39,13 @@ def main() -> None:
         start = time.perf_counter()
         report = build_lens(
             model, data.images, data.class_names, FEATURE_LAYER, out,
-            labels=data.labels, classes=classes, options=options, progress=False,
+            labels=data.labels, classes=classes, options=options,
         )  # fmt: skip
         build = time.perf_counter() - start
         start = time.perf_counter()
         build_lens(
             model, data.images, data.class_names, FEATURE_LAYER, out,
-            labels=data.labels, classes=classes, options=options, progress=False,
+            labels=data.labels, classes=classes, options=options,
         )  # fmt: skip
         rebuild = time.perf_counter() - start
 

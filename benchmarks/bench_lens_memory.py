@@ -146,7 +146,7 @@ def child(args: argparse.Namespace) -> None:
             labels = np.full(len(images), class_id)
             build_lens(
                 model, images, names, "features", out, labels=labels, classes=[class_id],
-                options=options, progress=False,
+                options=options,
             )  # fmt: skip
             del images
     elif args.setting == "eager (all in memory)":
@@ -154,7 +154,7 @@ def child(args: argparse.Namespace) -> None:
         images, labels, _ = load_images(args.data)
         build_lens(
             model, images, names, "features", out, labels=labels, classes=classes,
-            options=options, progress=False,
+            options=options,
         )  # fmt: skip
     else:
         # no labels: the classes the model predicts (one batched pass over every image)

@@ -110,7 +110,7 @@ def build(model, preset: str, nb_classes: int, seed: int = 0):
     names = [f"class_{i}" for i in range(CLASSES)]
     with tempfile.TemporaryDirectory() as out:
         report = build_lens(
-            model, images, names, LAYER, out, labels=labels, options=options, progress=False,
+            model, images, names, LAYER, out, labels=labels, options=options,
             classes=list(range(nb_classes)),
         )  # fmt: skip
     stages = list(report.cost[0])
@@ -138,7 +138,7 @@ def builtin(presets: list[str], nb_classes: int) -> None:
         with tempfile.TemporaryDirectory() as out:
             report = build_lens(
                 model, data.images, data.class_names, FEATURE_LAYER, out, labels=data.labels,
-                classes=list(range(nb_classes)), options=options, progress=False,
+                classes=list(range(nb_classes)), options=options,
             )  # fmt: skip
         costs = [c for per_class in report.cost.values() for c in per_class.values()]
         forwards = sum(c.forwards for c in costs) / nb_classes

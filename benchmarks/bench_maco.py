@@ -169,7 +169,7 @@ def main() -> None:
 
     # 1. one objective: ours vs Xplique vs the floor
     single = Objective.neuron(model, "logits", 0)
-    ours = timed(lambda: maco(single, seed=0, progress=False, **settings), repeats=3)
+    ours = timed(lambda: maco(single, seed=0, **settings), repeats=3)
     floor = floor_time(model, args.steps, args.crops)
     theirs = xplique_maco_time(model, settings)
     print(
@@ -184,12 +184,12 @@ def main() -> None:
     # 2. k objectives: one batched call vs k single calls
     k = 6
     batched = Objective.neuron(model, "logits", list(range(k)))
-    t_batch = timed(lambda: maco(batched, seed=0, progress=False, **settings), repeats=1)
+    t_batch = timed(lambda: maco(batched, seed=0, **settings), repeats=1)
     singles = [Objective.neuron(model, "logits", c) for c in range(k)]
 
     def run_singles():
         for objective in singles:
-            maco(objective, seed=0, progress=False, **settings)
+            maco(objective, seed=0, **settings)
 
     t_singles = timed(run_singles, repeats=1)
     print(
@@ -210,7 +210,7 @@ def main() -> None:
     for name, method in (("maco", maco), ("fourier", fourier)):
         scores = []
         for seed in range(3):
-            images, _ = method(objective, seed=seed, progress=False, **run)
+            images, _ = method(objective, seed=seed, **run)
             results[name] = images
             scores.append(
                 (

@@ -71,3 +71,22 @@ def test_presets():
 def test_build_requires_inputs(tmp_path):
     with pytest.raises(SystemExit, match="--model"):
         main(["build", "--out", str(tmp_path)])
+
+
+def test_parse_value_range():
+    import argparse
+
+    from xplique_lens.cli import parse_value_range
+
+    assert parse_value_range("0,255") == (0.0, 255.0)
+    with pytest.raises(argparse.ArgumentTypeError, match="LOW < HIGH"):
+        parse_value_range("1,0")
+    with pytest.raises(argparse.ArgumentTypeError, match="LOW,HIGH"):
+        parse_value_range("0;1")
+
+
+def test_bad_option_flag_is_a_clean_error(tmp_path):
+    """Options are checked when made, before the model is loaded."""
+    common = ["build", "--model", "missing.keras", "--images", "x.npz", "--layer", "c"]
+    with pytest.raises(SystemExit, match="maco_steps"):
+        main([*common, "--out", str(tmp_path), "--maco-steps", "0"])

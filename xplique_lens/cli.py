@@ -84,26 +84,21 @@ def _print_done(report, started: float, quiet: bool) -> None:
 
 
 def _options(args: argparse.Namespace, preset: str = "default"):
+    """The preset's :class:`LensOptions` with every option flag the user gave on top (a flag's
+    ``dest`` is the name of the option it sets)."""
+    from dataclasses import fields
+
     from .lens import LensOptions
 
     overrides = {
-        name: getattr(args, name)
-        for name in (
-            "images_per_class",
-            "nb_concepts",
-            "patch_size",
-            "maco_steps",
-            "maco_size",
-            "refine_top",
-            "refine_layer",
-            "seed",
-            "values_range",
-            "preprocess",
-            "activation_policy",
-        )
-        if getattr(args, name, None) is not None
+        option.name: getattr(args, option.name)
+        for option in fields(LensOptions)
+        if getattr(args, option.name, None) is not None
     }
-    return LensOptions.preset(args.preset or preset, **overrides)
+    try:
+        return LensOptions.preset(args.preset or preset, **overrides)
+    except (TypeError, ValueError) as error:
+        raise SystemExit(f"xplique-lens: {error}") from None
 
 
 def _classes(text: str | None, class_names: list[str]) -> list[int] | None:
@@ -167,7 +162,7 @@ def _build(args: argparse.Namespace) -> int:
         shard=shard,
         options=options,
         title=args.title,
-        progress=not args.quiet,
+        verbose=not args.quiet,
     )
     if shard is not None and not args.quiet:
         print(f"shard {shard[0]}/{shard[1]} built classes: {sorted(report.stages)}")
@@ -175,8 +170,25 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _value_range(text: str) -> tuple[float, float]:
-    """``"LOW,HIGH"`` (e.g. ``0,255``) to a pair of floats, for ``--value-range``."""
+def parse_value_range(text: str) -> tuple[float, float]:
+    """``"LOW,HIGH"`` (e.g. ``0,255``) to a pair of floats, for ``--value-range``.
+
+    Parameters
+    ----------
+    text
+        Two numbers separated by a comma, the first smaller.
+
+    Returns
+    -------
+    tuple of float
+        ``(low, high)``.
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        If ``text`` is not two numbers with ``LOW < HIGH`` (argparse turns it into a usage
+        error naming the flag).
+    """
     try:
         low, high = (float(part) for part in text.split(","))
     except ValueError:
@@ -222,7 +234,7 @@ def _demo(args: argparse.Namespace) -> int:
         classes=_classes(args.classes, list(data.class_names)),
         options=options,
         title="Lens: built-in reference CNN",
-        progress=not args.quiet,
+        verbose=not args.quiet,
     )
     _print_done(report, started, args.quiet)
     return 0
@@ -285,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--value-range",
         "--values-range",
         dest="values_range",
-        type=_value_range,
+        type=parse_value_range,
         metavar="LOW,HIGH",
         help="range of the model's input pixels, e.g. 0,255 (default 0,1): images are scaled "
         "to it, MACO images made in it",
@@ -313,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--value-range",
         "--values-range",
         dest="values_range",
-        type=_value_range,
+        type=parse_value_range,
         metavar="LOW,HIGH",
         help="range of the model's input pixels for the random probes (default 0,1)",
     )

@@ -135,3 +135,44 @@ def test_bad_inputs_get_clear_errors(linear_space):
         CInsertion(head, codes[:, :3], bank, labels)
     with pytest.raises(ValueError, match="labels must lie"):
         CInsertion(head, codes, bank, labels + 5)
+
+
+@pytest.mark.parametrize(
+    ("cls", "settings", "error", "match"),
+    [
+        (CDeletion, {"steps": 0}, ValueError, "steps"),
+        (CInsertion, {"steps": 1.5}, TypeError, "steps"),
+        (CDeletion, {"baseline_mode": "zero"}, TypeError, "baseline_mode"),
+        (CDeletion, {"batch_size": 0}, ValueError, "batch_size"),
+        (CInsertion, {"activation": "relu"}, ValueError, "activation"),
+        (CMuFidelity, {"subset_percent": 0.0}, ValueError, "subset_percent"),
+        (CMuFidelity, {"subset_percent": 1.0}, ValueError, "subset_percent"),
+        (CMuFidelity, {"nb_samples": 1}, ValueError, "nb_samples"),
+        (CMuFidelity, {"seed": "0"}, TypeError, "seed"),
+        (CMuFidelity, {"correlation": "kendall"}, ValueError, "correlation"),
+    ],
+)
+def test_constructors_validate_every_argument(linear_space, cls, settings, error, match):
+    head, bank, codes, labels = linear_space
+    with pytest.raises(error, match=match):
+        cls(head, codes, bank, labels, **settings)
+
+
+def test_mufidelity_twins_share_subsets_and_correlations(linear_space):
+    """C-MuFidelity is lazy, Pearson by default (Bhatt et al.), Spearman on request (Xplique's
+    MuFidelity), with the subsets of the pixel MuFidelity's kernel."""
+    from scipy.stats import spearmanr
+
+    from xplique_lens.metrics.perturbation import keep_masks
+
+    head, bank, codes, labels = linear_space
+    metric = CMuFidelity(head, codes, bank, labels, nb_samples=32, seed=5)
+    assert metric._drops is None  # nothing scored before the first evaluation
+    np.testing.assert_array_equal(metric._masks.numpy(), keep_masks((32, R), 0.2, 5).numpy())
+    importances = np.random.default_rng(1).normal(size=(6, R)).astype(np.float32)
+    sums = importances.astype(np.float64) @ (1.0 - metric._masks.numpy().astype(np.float64)).T
+    pearson = [np.corrcoef(sums[i], metric.drops_[i])[0, 1] for i in range(6)]
+    assert_close(metric.detailed_evaluate(importances), pearson, rel=1e-9)
+    ranked = CMuFidelity(head, codes, bank, labels, nb_samples=32, seed=5, correlation="spearman")
+    spearman = [spearmanr(sums[i], metric.drops_[i])[0] for i in range(6)]
+    assert_close(ranked.detailed_evaluate(importances), spearman, rel=1e-9)

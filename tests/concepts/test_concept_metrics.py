@@ -12,8 +12,8 @@ from xplique_lens.concepts import (
     compare_extractors,
     dictionary_distance,
     fid,
-    ood_score,
     reconstruction_error,
+    reconstruction_ood_score,
     sparsity,
     stability,
 )
@@ -84,13 +84,15 @@ def test_stability_of_a_dictionary_with_itself_is_perfect(activations):
 def test_fid_and_ood_limits(activations):
     rng = np.random.default_rng(0)
     assert fid(activations, activations) == pytest.approx(0.0, abs=1e-3)
-    assert ood_score(activations, activations) == pytest.approx(0.0, abs=1e-3)
+    assert reconstruction_ood_score(activations, activations) == pytest.approx(0.0, abs=1e-3)
     scale = activations.std()
     small = activations + 0.1 * scale * rng.normal(size=activations.shape)
     large = activations + 2.0 * scale * rng.normal(size=activations.shape)
     assert fid(activations, small) < fid(activations, large)
-    assert ood_score(activations, small) < ood_score(activations, large)
-    assert ood_score(activations, large) > 1.0
+    assert reconstruction_ood_score(activations, small) < reconstruction_ood_score(
+        activations, large
+    )
+    assert reconstruction_ood_score(activations, large) > 1.0
     extractor = PCA(6).fit(activations)
     assert reconstruction_error(activations, extractor) == pytest.approx(
         reconstruction_error(
@@ -134,4 +136,12 @@ def test_bad_inputs_get_clear_errors(activations):
     with pytest.raises(ValueError, match="NaN"):
         fid(np.full((4, 2), np.nan), np.ones((4, 2)))
     with pytest.raises(ValueError, match="k=3"):
-        ood_score(activations[:3], activations[:3], k=3)
+        reconstruction_ood_score(activations[:3], activations[:3], k=3)
+
+
+def test_ood_score_is_a_deprecated_alias(activations):
+    from xplique_lens.concepts.metrics import ood_score
+
+    with pytest.warns(DeprecationWarning, match="reconstruction_ood_score"):
+        value = ood_score(activations, activations)
+    assert value == reconstruction_ood_score(activations, activations)

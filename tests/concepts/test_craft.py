@@ -247,8 +247,7 @@ def test_craft_manager_fits_each_predicted_class(reference_model, concept_data):
         list_of_class_of_interest=[0, 3],
         number_of_concepts=3,
         patch_size=32,
-        verbose=False,
-    ).fit(nb_samples_per_class=4)
+    ).fit(nb_samples_per_class=4, verbose=False)
     assert set(manager.craft_instances) == {0, 3}
     assert all(c.class_id_ == k for k, c in manager.craft_instances.items())
     importances = manager.estimate_importance(nb_design=8)

@@ -142,3 +142,74 @@ def test_bad_inputs_get_clear_errors(linear_space):
         global_importance(np.zeros(3))
     with pytest.raises(ValueError, match="correct"):
         prevalence_reliability(np.zeros((2, 3)), correct=[True])
+
+
+def test_methods_are_a_registry_of_named_strategies():
+    from xplique_lens.concepts.importance_methods import IMPORTANCE_METHODS, ImportanceMethod
+
+    assert tuple(IMPORTANCE_METHODS) == METHODS
+    assert all(isinstance(m, ImportanceMethod) for m in IMPORTANCE_METHODS.values())
+    assert IMPORTANCE_METHODS["rise"].defaults["nb_samples"] == 2000
+    with pytest.raises(TypeError):
+        IMPORTANCE_METHODS["rise"].defaults["nb_samples"] = 1  # read-only defaults
+
+
+def test_operator_and_activation_are_applied_to_the_concept_logits(linear_space):
+    head, bank, _, codes, labels, _ = linear_space
+    space = concept_space_model(head, bank)
+    probabilities = tf.nn.softmax(space(codes)).numpy()
+    onehot = np.eye(C, dtype=np.float32)[labels]
+    for method in ("occlusion", "gradient_input"):
+        default = ConceptImportance(head, bank, method)(codes, labels).numpy()
+        explicit = ConceptImportance(head, bank, method, operator="classification")
+        np.testing.assert_array_equal(explicit(codes, labels).numpy(), default)
+        soft = ConceptImportance(head, bank, method, activation="softmax")(codes, labels).numpy()
+        assert not np.allclose(soft, default)
+    # occlusion on softmax: probability drop of the target when each concept is removed
+    soft = ConceptImportance(head, bank, "occlusion", activation="softmax")(codes, labels).numpy()
+    full = (probabilities * onehot).sum(-1)
+    for k in range(R):
+        removed = codes.copy()
+        removed[:, k] = 0.0
+        dropped = (tf.nn.softmax(space(removed)).numpy() * onehot).sum(-1)
+        np.testing.assert_allclose(soft[:, k], full - dropped, rtol=1e-4, atol=1e-6)
+
+    def negated(model, inputs, targets):
+        return -tf.reduce_sum(model(inputs) * targets, axis=-1)
+
+    flipped = ConceptImportance(head, bank, "occlusion", operator=negated)(codes, labels).numpy()
+    np.testing.assert_allclose(flipped, -ConceptImportance(head, bank, "occlusion")(codes, labels))
+
+
+def test_constructor_validates_operator_activation_and_seed(linear_space):
+    head, bank, *_ = linear_space
+    with pytest.raises(ValueError, match="`activation`"):
+        ConceptImportance(head, bank, "saliency", activation="relu")
+    with pytest.raises(ValueError, match="`operator`"):
+        ConceptImportance(head, bank, "saliency", operator="ranking")
+    with pytest.raises(TypeError, match="`operator`"):
+        ConceptImportance(head, bank, "saliency", operator=3)
+    with pytest.raises(TypeError, match="`seed`"):
+        ConceptImportance(head, bank, "rise", seed=1.5)
+    with pytest.raises(ValueError, match="`preservation_probability`"):
+        ConceptImportance(head, bank, "rise", preservation_probability=0.0)
+    with pytest.raises(TypeError, match="`steps`"):
+        ConceptImportance(head, bank, "integrated_gradients", steps=2.5)
+
+
+def test_seed_none_draws_fresh_randomness(linear_space):
+    head, bank, _, codes, labels, _ = linear_space
+    fresh = ConceptImportance(head, bank, "rise", nb_samples=40, seed=None)
+    assert not np.allclose(fresh(codes, labels).numpy(), fresh(codes, labels).numpy())
+    seeded = ConceptImportance(head, bank, "rise", nb_samples=40)  # default seed=0
+    np.testing.assert_array_equal(seeded(codes, labels).numpy(), seeded(codes, labels).numpy())
+
+
+def test_from_craft_needs_a_fitted_craft():
+    from xplique_lens.commons.validation import NotFittedError
+
+    class Unfitted:
+        batch_size = 8
+
+    with pytest.raises(NotFittedError, match=r"not fitted yet .*craft\.fit"):
+        ConceptImportance.from_craft(Unfitted())

@@ -8,8 +8,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from xplique_lens.datasets.synthetic import CLASS_SPECS
 from xplique_lens.features import Objective, fourier, maco, magnitude_from_images
 
-FAST = dict(nb_steps=8, nb_crops=2, box_size=0.9, progress=False)
-TINY = dict(nb_steps=2, nb_crops=2, custom_shape=(24, 24), progress=False)
+FAST = dict(nb_steps=8, nb_crops=2, box_size=0.9)
+TINY = dict(nb_steps=2, nb_crops=2, custom_shape=(24, 24))
 
 
 def _patch_correlations(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -37,8 +37,8 @@ def test_planted_filters_are_recovered(planted_model):
     kernels = planted_model.get_layer("planted").get_weights()[0][:, :, 0, :]
     objective = Objective.channel(planted_model, "planted", [0, 1])
     settings = dict(nb_crops=4, box_size=0.9, custom_shape=None, values_range=(0, 1), seed=0)
-    images, _ = maco(objective, nb_steps=32, progress=False, **settings)
-    start, _ = maco(objective, nb_steps=1, progress=False, **settings)
+    images, _ = maco(objective, nb_steps=32, **settings)
+    start, _ = maco(objective, nb_steps=1, **settings)
     assert images.shape == (2, 32, 32, 1)
     for unit in range(2):
         own = _patch_correlations(images[unit, ..., 0], kernels[..., unit])
@@ -62,9 +62,8 @@ def test_transparency_is_the_receptive_field(planted_model):
         custom_shape=None,
         values_range=(0, 1),
         seed=1,
-        progress=False,
     )
-    transparency = np.asarray(transparency)[..., 0]
+    transparency = np.asarray(transparency)[0, ..., 0]
     inside = np.zeros_like(transparency, dtype=bool)
     inside[12:20, 5:13] = True
     assert transparency.shape == (32, 32)
@@ -85,7 +84,6 @@ def test_class_logit_shows_the_class_colour(reference_model):
         custom_shape=(64, 64),
         values_range=(0, 1),
         seed=0,
-        progress=False,
     )
     shares = _colour_shares(images)  # shares[i, c]: pixels of image i with class c's hue
     # the visualization of class c is the one with the most class-c pixels (5 of 6 classes:
@@ -106,13 +104,14 @@ def test_shapes_ranges_and_types(reference_model, planted_model):
         seed=0,
         **FAST,
     )
-    assert isinstance(image, np.ndarray) and image.shape == (40, 57, 3)
-    assert tuple(transparency.shape) == (40, 57, 3)
+    # one objective: the objectives axis is kept (one rank whatever the number of objectives)
+    assert isinstance(image, np.ndarray) and image.shape == (1, 40, 57, 3)
+    assert tuple(transparency.shape) == (1, 40, 57, 3)
     assert image.min() >= -1 and image.max() <= 1 and image.std() > 0.01
     assert np.all(np.asarray(transparency) >= 0) and np.isfinite(np.asarray(transparency)).all()
     # custom_shape=None: the model's input size (Xplique crashes there)
     image, _ = maco(Objective.class_logit(reference_model, 0), custom_shape=None, seed=0, **FAST)
-    assert image.shape == (64, 64, 3)
+    assert image.shape == (1, 64, 64, 3)
     # grayscale, non-square, batch
     images, transparencies = maco(
         Objective.channel(planted_model, "planted", [0, 1]),
@@ -141,12 +140,12 @@ def test_magnitude_options(reference_model, small_data):
     run = dict(custom_shape=(32, 48), values_range=(0, 1), seed=0, **FAST)
     for magnitude in ("1/f", "natural", magnitude_from_images(small_data.images)):
         image, _ = maco(objective, magnitude=magnitude, **run)
-        assert image.shape == (32, 48, 3) and np.isfinite(image).all()
+        assert image.shape == (1, 32, 48, 3) and np.isfinite(image).all()
     from_dataset, _ = maco(objective, maco_dataset=small_data.images, **run)
     from_array, _ = maco(objective, magnitude=magnitude_from_images(small_data.images), **run)
     np.testing.assert_allclose(from_dataset, from_array, atol=1e-5)
     custom, _ = maco(objective, optimizer=keras.optimizers.Adam(0.5), **run)
-    assert custom.shape == (32, 48, 3)
+    assert custom.shape == (1, 32, 48, 3)
 
 
 def test_fourier_baseline_runs_in_batch(reference_model):
@@ -162,7 +161,7 @@ def test_fourier_baseline_runs_in_batch(reference_model):
     # regression: successive runs of both methods in one process (tracing caches)
     for method in (maco, fourier, maco, fourier):
         image, _ = method(Objective.class_logit(reference_model, 1), seed=3, **TINY)
-        assert image.shape == (24, 24, 3)
+        assert image.shape == (1, 24, 24, 3)
 
 
 def test_errors(reference_model):
@@ -196,9 +195,9 @@ def test_runs_of_one_structure_share_one_trace_and_stay_independent():
     outputs = keras.layers.Conv2D(2, 3, activation="relu", name="conv")(inputs)
     model = keras.Model(inputs, outputs)
     kwargs = dict(nb_steps=3, nb_crops=2, custom_shape=(16, 16), values_range=(0, 1), seed=4)
-    first = maco(Objective.channel(model, "conv", 0), progress=False, **kwargs)
-    other = maco(Objective.channel(model, "conv", 1), progress=False, **kwargs)
-    again = maco(Objective.channel(model, "conv", 0), progress=False, **kwargs)
+    first = maco(Objective.channel(model, "conv", 0), **kwargs)
+    other = maco(Objective.channel(model, "conv", 1), **kwargs)
+    again = maco(Objective.channel(model, "conv", 0), **kwargs)
     np.testing.assert_array_equal(again[0], first[0])
     np.testing.assert_array_equal(again[1], first[1])
     assert not np.allclose(other[0], first[0])
@@ -206,5 +205,26 @@ def test_runs_of_one_structure_share_one_trace_and_stay_independent():
     assert loop.step.experimental_get_tracing_count() == 1
     # a given optimizer is the user's: not shared, and its state is not reset by us
     optimizer = keras.optimizers.Adam(0.1)
-    maco(Objective.channel(model, "conv", 0), optimizer, progress=False, **kwargs)
+    maco(Objective.channel(model, "conv", 0), optimizer, **kwargs)
     assert len(_LOOPS[model]) == 1 and int(optimizer.iterations) == 3
+
+
+def test_squeeze_verbose_and_the_deprecated_progress(reference_model):
+    """``squeeze=True`` gives the former (and Xplique's) single-objective shape, the same values;
+    ``progress=`` still works as a deprecated alias of ``verbose=``."""
+    objective = Objective.class_logit(reference_model, 1)
+    run = dict(seed=3, **TINY)
+    images, transparencies = maco(objective, **run)
+    image, transparency = maco(objective, squeeze=True, **run)
+    assert image.shape == (24, 24, 3) and tuple(transparency.shape) == (24, 24, 3)
+    np.testing.assert_array_equal(image, images[0])
+    np.testing.assert_array_equal(np.asarray(transparency), np.asarray(transparencies[0]))
+    with pytest.warns(DeprecationWarning, match="verbose"):
+        legacy, _ = maco(objective, progress=False, **run)
+    np.testing.assert_array_equal(legacy, images)
+    with pytest.warns(DeprecationWarning, match="verbose"):
+        fourier(objective, progress=False, **run)
+    with pytest.raises(TypeError, match="verbose"):
+        maco(objective, verbose=True, progress=True, **run)
+    with pytest.raises(TypeError, match="squeeze"):
+        maco(objective, squeeze="yes", **run)

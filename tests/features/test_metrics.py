@@ -52,3 +52,10 @@ def test_transferability(reference_model, reference_model_b, small_data):
         metric.evaluate(images, labels[:3])
     with pytest.raises(TypeError, match="models"):
         Transferability([])
+
+
+def test_frechet_distance_is_the_shared_kernel():
+    from xplique_lens.commons import stats
+    from xplique_lens.concepts import metrics as concept_metrics
+
+    assert frechet_distance is stats.frechet_distance is concept_metrics.frechet_distance

@@ -57,5 +57,4 @@ def stub_experiment(stub_model, stub_images, stub_labels):
         n_rounds=2,
         n_train=4,
         n_test=4,
-        progress=False,
     ).fit()

@@ -22,7 +22,6 @@ def test_fit_explains_training_trials_only(stub_model, stub_images, stub_labels)
         n_train=6,
         n_test=4,
         batch_size=5,
-        progress=False,
     )
     assert experiment.fit() is experiment
     np.testing.assert_array_equal(experiment.decisions_, stub_model(stub_images).argmax(-1))
@@ -46,28 +45,60 @@ def test_fit_explains_training_trials_only(stub_model, stub_images, stub_labels)
 def test_nothing_passed_is_mutated(stub_model, stub_images, stub_labels):
     conditions = {"baseline": None, "counting": CountingExplainer()}
     before = (stub_images.copy(), stub_labels.copy(), dict(conditions))
-    UtilityExperiment(
-        stub_model, stub_images, stub_labels, conditions, n_rounds=1, progress=False
-    ).fit()
+    UtilityExperiment(stub_model, stub_images, stub_labels, conditions, n_rounds=1).fit()
     np.testing.assert_array_equal(stub_images, before[0])
     np.testing.assert_array_equal(stub_labels, before[1])
     assert conditions == before[2]
 
 
-def test_progress_bar_can_be_turned_off(stub_model, stub_images, stub_labels, capsys):
-    def build(progress):
-        UtilityExperiment(
+def test_progress_bar_is_off_by_default_and_verbose_turns_it_on(
+    stub_model, stub_images, stub_labels, capsys
+):
+    def build(**kwargs):
+        experiment = UtilityExperiment(
+            stub_model, stub_images, stub_labels, {"counting": CountingExplainer()}, n_rounds=1
+        )
+        experiment.fit(**kwargs)
+        return capsys.readouterr().err
+
+    assert "explaining (counting)" in build(verbose=True)
+    assert build(verbose=False) == ""
+    assert build() == ""
+
+
+def test_progress_is_a_deprecated_alias_of_verbose(stub_model, stub_images, stub_labels, capsys):
+    experiment = UtilityExperiment(
+        stub_model, stub_images, stub_labels, {"counting": CountingExplainer()}, n_rounds=1
+    )
+    with pytest.warns(DeprecationWarning, match="use `verbose`"):
+        experiment.fit(progress=True)
+    assert "explaining (counting)" in capsys.readouterr().err
+    with pytest.warns(DeprecationWarning, match="use `verbose`"):
+        old = UtilityExperiment(
             stub_model,
             stub_images,
             stub_labels,
             {"counting": CountingExplainer()},
             n_rounds=1,
-            progress=progress,
-        ).fit()
-        return capsys.readouterr().err
+            progress=False,
+        )
+    old.fit()
+    assert capsys.readouterr().err == ""
 
-    assert "explaining (counting)" in build(True)
-    assert build(False) == ""
+
+def test_seed_none_draws_fresh_trials_and_records_the_seed(stub_model, stub_images, stub_labels):
+    def build(seed):
+        return UtilityExperiment(
+            stub_model, stub_images, stub_labels, {"b": None}, n_rounds=1, seed=seed
+        ).fit()
+
+    assert build(0).seed_ == 0 and build(0).answer_key()["seed"] == 0
+    fresh = [build(None) for _ in range(3)]
+    assert len({e.seed_ for e in fresh}) == 3
+    assert all(e.answer_key()["seed"] == e.seed_ for e in fresh)
+    for bad, error in ((-1, ValueError), (1.5, TypeError), (True, TypeError)):
+        with pytest.raises(error, match="`seed`"):
+            UtilityExperiment(stub_model, stub_images, stub_labels, {"b": None}, seed=bad)
 
 
 def test_craft_condition_shows_top_concepts_with_crops(reference_model, small_data):
@@ -88,7 +119,6 @@ def test_craft_condition_shows_top_concepts_with_crops(reference_model, small_da
         concepts_shown=2,
         crops_shown=3,
         correct_fraction=None,
-        progress=False,
     ).fit()
     shown = experiment.explanations_["craft"]
     assert shown.kind == "concepts" and shown.maps.shape == (4, 64, 64, 2)
@@ -109,7 +139,6 @@ def test_craft_condition_shows_top_concepts_with_crops(reference_model, small_da
             n_train=2,
             n_test=2,
             correct_fraction=None,
-            progress=False,
         ).fit()
 
 
@@ -155,7 +184,6 @@ def test_errors_found_while_fitting(stub_model, stub_images, stub_labels):
             stub_labels,
             conditions,
             n_rounds=1,
-            progress=False,
             **kwargs,
         ).fit()
 
@@ -169,7 +197,7 @@ def test_errors_found_while_fitting(stub_model, stub_images, stub_labels):
         fit({"bad": lambda x, y: (_ for _ in ()).throw(ValueError("boom"))})
     with pytest.raises(ValueError, match=r"`model` must return scores \(N, C\)"):
         UtilityExperiment(lambda x: np.zeros(len(x)), stub_images, stub_labels, {"b": None}).fit()
-    with pytest.raises(ValueError, match="not built yet"):
+    with pytest.raises(ValueError, match=r"not fitted yet .* call `fit\(\)`"):
         UtilityExperiment(stub_model, stub_images, stub_labels, {"b": None}).answer_key()
     decisions = copy.deepcopy(stub_labels)  # known decisions: the model is not called
     built = UtilityExperiment(
@@ -180,6 +208,5 @@ def test_errors_found_while_fitting(stub_model, stub_images, stub_labels):
         decisions=decisions,
         correct_fraction=None,
         n_rounds=1,
-        progress=False,
     ).fit()
     assert all(t.correct for t in built.trials_)

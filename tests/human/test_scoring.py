@@ -80,7 +80,7 @@ def test_wilson_on_pooled_answers(stub_experiment, handmade):
 
 def test_json_files_round_trip(stub_experiment, handmade, tmp_path):
     site = tmp_path / "site"
-    stub_experiment.build_site(site, progress=False)
+    stub_experiment.build_site(site, verbose=False)
     folder = tmp_path / "responses"
     folder.mkdir()
     for item in handmade:

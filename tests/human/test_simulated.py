@@ -25,7 +25,6 @@ def planted(reference_model, small_data):
         n_train=6,
         n_test=6,
         correct_fraction=None,  # the reference CNN is right on all 24 images
-        progress=False,
     ).fit()
 
 

@@ -33,7 +33,6 @@ def nasty_experiment(stub_model, stub_images, stub_labels):
         n_rounds=2,
         n_train=2,
         n_test=2,
-        progress=False,
     ).fit()
 
 
@@ -91,7 +90,7 @@ def test_post_url_and_key_location(nasty_experiment, tmp_path):
         nasty_experiment.build_site(tmp_path / "s", key_path=tmp_path / "s" / "key.json")
     with pytest.raises(ValueError, match="`min_view_ms`"):
         nasty_experiment.build_site(tmp_path / "s", min_view_ms=-1)
-    with pytest.raises(ValueError, match="not built yet"):
+    with pytest.raises(ValueError, match=r"not fitted yet .* call `experiment.fit\(\)`"):
         UtilityExperiment(
             None,
             np.zeros((4, 8, 8, 3), np.float32),
@@ -112,7 +111,6 @@ def test_a_participant_in_the_browser(browser, stub_model, stub_images, stub_lab
         n_train=1,
         n_test=2,
         correct_fraction=None,
-        progress=False,
     ).fit()
     index = experiment.build_site(tmp_path / "site", min_view_ms=0, iti_ms=0)
     page = browser.new_page(accept_downloads=True)

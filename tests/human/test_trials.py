@@ -70,7 +70,6 @@ def test_same_test_images_across_conditions(stub_model, stub_images, stub_labels
             n_train=n_train,
             n_test=4,
             seed=11,
-            progress=False,
         ).fit()
 
     a = build({"baseline": None}, n_train=4)

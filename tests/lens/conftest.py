@@ -38,6 +38,6 @@ def small_site(tmp_path_factory, reference_model, lens_data):
         labels=lens_data.labels,
         classes=[0, 2, 3],
         options=SMALL,
-        progress=False,
+        verbose=False,
     )
     return report

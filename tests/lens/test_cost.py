@@ -128,7 +128,7 @@ def test_cached_rebuild_keeps_the_cost_and_the_cli_prints_it(
         labels=lens_data.labels,
         classes=[0],
         options=SMALL,
-        progress=False,
+        verbose=False,
     )
     assert set(report.stages[0].values()) == {"cached"}
     for stage, cost in report.cost[0].items():  # what computing it cost, read from the cache

@@ -195,7 +195,7 @@ def test_build_reads_one_class_at_a_time(
         "conv",
         tmp_path,
         options=options,
-        progress=False,
+        verbose=False,
     )
     assert sorted(report.stages) == [0, 1, 2]
     assert len(source.reads) == 3
@@ -215,7 +215,7 @@ def test_unlabeled_npz_grouped_by_prediction(tmp_path, tiny_functional_model, pi
         "conv",
         tmp_path,
         options=options,
-        progress=False,
+        verbose=False,
     )
     assert sorted(report.stages) == sorted(set(predicted))
     for class_id in report.stages:
@@ -227,9 +227,9 @@ def test_build_checks_sources_against_options(tmp_path, tiny_functional_model, p
     path = _write_npz(tmp_path / "d.npz", images=pixels, labels=labels)
     args = (tiny_functional_model, open_images(path, values_range=(0, 255)), list("abc"), "conv")
     with pytest.raises(ValueError, match="values_range"):
-        build_lens(*args, tmp_path, options=TINY, progress=False)
+        build_lens(*args, tmp_path, options=TINY, verbose=False)
     with pytest.raises(ValueError, match="`labels` must be None"):
-        build_lens(*args, tmp_path, labels=labels, progress=False)
+        build_lens(*args, tmp_path, labels=labels, verbose=False)
     with pytest.raises(ValueError, match="preprocess"):
         build_lens(
             *args[:1], pixels / 255.0, *args[2:], tmp_path, options=replace(TINY, preprocess="x")
@@ -250,7 +250,7 @@ def test_images_outside_values_range_warn(
             labels=labels,
             classes=[0],
             options=TINY,
-            progress=False,
+            verbose=False,
         )
 
 
@@ -267,7 +267,7 @@ def test_preprocess_option_feeds_the_model_what_it_expects(tmp_path, pixels, lab
     images = pixels.astype(np.float32) / 255
     options = replace(TINY, preprocess="caffe", images_per_class=9)
     report = build_lens(
-        model, images, list("abc"), 1, tmp_path, labels=labels, options=options, progress=False
+        model, images, list("abc"), 1, tmp_path, labels=labels, options=options, verbose=False
     )
     predicted = model.predict(preprocess_input(pixels.astype(np.float32), mode="caffe"), verbose=0)
     for class_id in report.stages:
@@ -308,7 +308,7 @@ def test_pictures_look_the_same_in_0_255_and_0_1(
             labels=labels,
             classes=[1],
             options=replace(TINY, values_range=values_range),
-            progress=False,
+            verbose=False,
         )
     pictures = sorted(
         p.name for p in (sites["unit"] / "classes" / "00001" / "images").glob("*.png")
@@ -336,3 +336,16 @@ def test_cli_value_range_and_errors(
     assert "LOW,HIGH" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="--images: .*an .npz or an .npy"):
         main([*common, "--images", str(tmp_path / "nothing.csv")])
+
+
+def test_progress_is_a_deprecated_alias_of_verbose(
+    tmp_path, tiny_functional_model, pixels, labels, only_stages, capsys
+):
+    only_stages("overview")
+    args = (tiny_functional_model, pixels.astype(np.float32) / 255, list("abc"), "conv")
+    with pytest.warns(DeprecationWarning, match="verbose"):
+        report = build_lens(*args, tmp_path, labels=labels, options=TINY, progress=True)
+    assert sorted(report.stages) == [0, 1, 2]
+    assert "lens classes" in capsys.readouterr().err  # progress=True still shows the bar
+    build_lens(*args, tmp_path, labels=labels, options=TINY)  # quiet by default
+    assert "lens classes" not in capsys.readouterr().err

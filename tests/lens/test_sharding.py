@@ -120,7 +120,7 @@ def test_build_lens_shard_auto(tmp_path, monkeypatch, tiny_functional_model):
         tmp_path,
         labels=labels,
         shard="auto",
-        progress=False,
+        verbose=False,
     )
     assert sorted(report.stages) == [1]  # classes 0, 1, 2: the second of two shards is [1]
 

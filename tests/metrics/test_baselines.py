@@ -162,3 +162,44 @@ def test_shared_baseline_collapses_only_bitwise_identical_images(images):
     assert shared_baseline(tf.constant(many)).shape[0] == 1
     many[-1, 1, 1, 0] = 2.0
     assert shared_baseline(tf.constant(many)).shape[0] == 600
+
+
+def test_seed_default_zero_and_none_fresh(images):
+    """``seed : int or None, default 0``: the default is reproducible, None draws fresh noise."""
+    for name in ("uniform", "normal", "permutation", "local_permutation", "random_color", "road"):
+        fn = BASELINES[name]
+        np.testing.assert_array_equal(fn(images), fn(images, seed=0))
+        assert not np.array_equal(fn(images, seed=None), fn(images, seed=None))
+    with pytest.raises(TypeError, match="seed"):
+        BASELINES["uniform"](images, seed=1.5)
+
+
+def test_split_modules_keep_the_old_names():
+    """The helpers and the FV baseline moved to their own modules; their public names stay
+    importable from ``metrics.baselines``."""
+    from xplique_lens.metrics import baseline_helpers, baselines, fv_baseline
+
+    assert baselines.FeatureVisualizationBaseline is fv_baseline.FeatureVisualizationBaseline
+    assert baselines.patch_means is baseline_helpers.patch_means
+    assert baselines.patch_ids is baseline_helpers.patch_ids
+    np.testing.assert_array_equal(
+        baselines.patch_ids(3, 5, 2), [0, 0, 1, 1, 2] * 2 + [3, 3, 4, 4, 5]
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"nb_steps": -1}, ValueError, "nb_steps"),
+        ({"learning_rate": 0.0}, ValueError, "learning_rate"),
+        ({"seed": "0"}, TypeError, "seed"),
+        ({"layer": 1.5}, TypeError, "layer"),
+    ],
+)
+def test_feature_visualization_baseline_validates_its_settings(
+    tiny_functional_model, kwargs, error, match
+):
+    with pytest.raises(error, match=match):
+        FeatureVisualizationBaseline(tiny_functional_model, **kwargs)
+    with pytest.raises(TypeError, match="model"):
+        FeatureVisualizationBaseline("model")

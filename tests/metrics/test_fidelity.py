@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 from scipy.stats import spearmanr
 
-from xplique_lens.metrics import Deletion, Insertion, MuFidelity
+from xplique_lens.metrics import CausalFidelity, Deletion, Insertion, MuFidelity
 from xplique_lens.metrics.fidelity import feature_ranks, spearman_rows
 from xplique_lens.metrics.stability.spearman import average_ranks
 
@@ -172,9 +172,9 @@ def test_spearman_rows_matches_scipy_with_ties():
     b = rng.normal(size=(4, 30)).astype("float32")
     b[1] = a[1] * 2.0
     expected = [spearmanr(a[i], b[i])[0] for i in range(4)]
-    np.testing.assert_allclose(spearman_rows(a, b).numpy(), expected, atol=1e-10)
+    np.testing.assert_allclose(spearman_rows(a, b), expected, atol=1e-10)
     np.testing.assert_allclose(average_ranks(tf.constant([[3.0, 1.0, 3.0]])), [[2.5, 1.0, 2.5]])
-    assert spearman_rows(np.ones((1, 5)), np.arange(5.0)[None]).numpy()[0] == 0.0
+    assert spearman_rows(np.ones((1, 5)), np.arange(5.0)[None])[0] == 0.0
 
 
 def test_mufidelity_is_one_for_exact_attributions_of_a_linear_model(linear):
@@ -194,6 +194,61 @@ def test_mufidelity_is_seeded_and_batch_independent(reference_model, small_data)
     c = MuFidelity(reference_model, x, y, nb_samples=32, seed=4).evaluate(phi)
     assert a == pytest.approx(b, abs=1e-9)
     assert a != c
+
+
+@pytest.mark.parametrize(
+    ("cls", "settings", "error", "match"),
+    [
+        (Deletion, {"baseline_mode": "nope"}, ValueError, "baseline_mode"),
+        (Deletion, {"baseline_mode": [0.0]}, TypeError, "baseline_mode"),
+        (Insertion, {"steps": 0}, ValueError, "steps"),
+        (Insertion, {"steps": 2.5}, TypeError, "steps"),
+        (Deletion, {"max_percentage_perturbed": 1.5}, ValueError, "max_percentage_perturbed"),
+        (Deletion, {"patch_size": 0}, ValueError, "patch_size"),
+        (Deletion, {"batch_size": 0}, ValueError, "batch_size"),
+        (Deletion, {"activation": "relu"}, ValueError, "activation"),
+        (Insertion, {"operator": "nope"}, ValueError, "operator"),
+        (Deletion, {"verbose": "yes"}, TypeError, "verbose"),
+        (MuFidelity, {"baseline_mode": "nope"}, ValueError, "baseline_mode"),
+        (MuFidelity, {"subset_percent": 0.0}, ValueError, "subset_percent"),
+        (MuFidelity, {"subset_percent": 1.0}, ValueError, "subset_percent"),
+        (MuFidelity, {"subset_percent": "half"}, TypeError, "subset_percent"),
+        (MuFidelity, {"nb_samples": 1}, ValueError, "nb_samples"),
+        (MuFidelity, {"grid_size": 0}, ValueError, "grid_size"),
+        (MuFidelity, {"seed": 1.5}, TypeError, "seed"),
+        (MuFidelity, {"correlation": "kendall"}, ValueError, "correlation"),
+    ],
+)
+def test_constructors_validate_every_argument(linear, cls, settings, error, match):
+    """Bad settings raise at construction, naming the argument (not at the first evaluate)."""
+    model, x, labels, _ = linear
+    with pytest.raises(error, match=match):
+        cls(model, x, labels, **settings)
+
+
+def test_causal_fidelity_is_deletion_or_insertion_by_its_mode(linear):
+    model, x, labels, _ = linear
+    phi = np.random.default_rng(8).normal(size=x.shape).astype("float32")
+    for cls in (Deletion, Insertion):
+        generic = CausalFidelity(model, x, labels, causal_mode=cls.causal_mode, steps=4)
+        assert generic.evaluate(phi) == pytest.approx(cls(model, x, labels, steps=4).evaluate(phi))
+    with pytest.raises(ValueError, match="causal_mode"):
+        CausalFidelity(model, x, labels, causal_mode="both")
+    metric = Deletion(model, x, labels, steps=-1)
+    assert metric.steps == -1 and len(metric.steps_) == 37  # the argument is kept as given
+
+
+def test_mufidelity_pearson_and_fresh_seeds(linear):
+    model, x, labels, _ = linear
+    phi = np.random.default_rng(9).normal(size=x.shape).astype("float32")
+    metric = MuFidelity(model, x, labels, grid_size=3, nb_samples=16, correlation="pearson")
+    drops = metric.base_scores_.numpy()[:, None] - metric.perturbed_scores_.numpy()
+    removed = 1.0 - metric.subset_masks_.numpy()[..., 0].reshape(16, -1)
+    sums = phi.reshape(len(x), -1).astype(np.float64) @ removed.T
+    expected = [np.corrcoef(drops[i], sums[i])[0, 1] for i in range(len(x))]
+    np.testing.assert_allclose(metric.detailed_evaluate(phi), expected, atol=1e-6)
+    fresh = [MuFidelity(model, x, labels, nb_samples=4, seed=None) for _ in range(2)]
+    assert not np.array_equal(fresh[0].subset_masks_.numpy(), fresh[1].subset_masks_.numpy())
 
 
 # --------------------------------------------------------------------------- Xplique
@@ -426,25 +481,18 @@ def test_descending_order_is_xplique_order():
     np.testing.assert_array_equal(descending_order(scores), expected)
 
 
-def test_distinct_targets_roundtrip(monkeypatch):
+def test_distinct_targets_roundtrip():
     from xplique_lens.metrics.fidelity import distinct_targets
-
-    class Colliding:  # every row hashes to 0: the exact fallback must group them
-        def integers(self, low, high, size, dtype):
-            return np.zeros(size, dtype)
 
     soft = np.random.default_rng(10).uniform(size=(4, 3)).astype("float32")
     one_hot = np.eye(3, dtype="float32")[[2, 0, 2, 1]]
     zeros = np.zeros((2, 3), "float32")
     zeros[1, 1] = -0.0  # equal to the zero row as numbers, not as bits: kept apart
     targets = np.concatenate([one_hot, soft, soft[:2], zeros])
-    for hashed in (True, False):
-        if not hashed:
-            monkeypatch.setattr(np.random, "default_rng", lambda seed=None: Colliding())
-        first, inverse = distinct_targets(tf.constant(targets))
-        assert len(first) == 3 + 4 + 2
-        grouped = targets[first][inverse]
-        np.testing.assert_array_equal(grouped.view(np.int32), targets.view(np.int32))
+    first, inverse = distinct_targets(tf.constant(targets))
+    assert len(first) == 3 + 4 + 2
+    grouped = targets[first][inverse]
+    np.testing.assert_array_equal(grouped.view(np.int32), targets.view(np.int32))
 
 
 def test_compiled_scorers_are_shared_and_do_not_keep_models_alive(linear):

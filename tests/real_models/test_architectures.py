@@ -87,15 +87,15 @@ def _metrics(model, images, targets, explanation: np.ndarray) -> None:
 
 def _maco(model, case, height: int, width: int) -> None:
     low, high = case.values_range
-    image, transparency = maco(
+    images, transparencies = maco(
         Objective.class_logit(model, 0, layer=case.maco_layer),
         nb_steps=2,
         nb_crops=1,
         custom_shape=(height, width),
         values_range=case.values_range,
         seed=0,
-        progress=False,
     )
+    image, transparency = images[0], transparencies[0]
     image = _finite(image, (height, width, 3), "MACO image")
     margin = 1e-3 * (high - low)
     assert low - margin <= image.min() and image.max() <= high + margin

@@ -42,7 +42,7 @@ def test_lens_build(real_models, tmp_path, name):
         labels=np.zeros(4, np.int64),
         classes=[0],
         options=options,
-        progress=False,
+        verbose=False,
     )
     assert report.index.is_file()
     assert set(report.stages[0].values()) == {"computed"}

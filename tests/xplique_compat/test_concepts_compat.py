@@ -1,6 +1,8 @@
 """Xplique's CRAFT names: ``CraftTf`` / ``CraftManagerTf`` conventions, holistic CRAFT
 (``HolisticCraftTf``) on our split or on Xplique's latent extractor, ``PartialExplainer``."""
 
+import inspect
+
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
@@ -43,7 +45,10 @@ def test_craft_tf_conventions(tiny_functional_model, images, tmp_path):
         CraftTf(g, lambda a: 2 * a)  # Xplique refuses non-Keras models too
     # Xplique's conventions do not depend on the extractor (NMF: tests/concepts, holistic below)
     craft = CraftTf(g, h, number_of_concepts=3, batch_size=64, patch_size=8, extractor=PCA(3))
+    with pytest.raises(NotFittedError, match="fit"):
+        craft.check_if_fitted()
     crops, crops_u, bank = craft.fit(images, 1)  # Xplique returns the factorization
+    craft.check_if_fitted()
     assert crops.shape[1:] == (8, 8, 3) and crops_u.shape == (len(crops), 3)
     assert bank.shape == (3, 4) and craft.factorization.concept_bank_w is bank
     assert craft.factorization.class_id == 1 and craft.sensitivity is None
@@ -71,6 +76,13 @@ def test_craft_manager_tf(tiny_functional_model, images):
     assert_close(predictions, np.argmax(tiny_functional_model(images), -1))
     with pytest.raises(ValueError, match="class_id"):
         manager.plot_concepts_crops(7)
+    # Xplique's signatures: progress is an argument of the long calls, quiet by default
+    for method, names in (
+        ("fit", ["nb_samples_per_class", "verbose"]),
+        ("estimate_importance", ["nb_design", "verbose"]),
+    ):
+        parameters = inspect.signature(getattr(manager, method)).parameters
+        assert list(parameters) == names and parameters["verbose"].default is False
 
 
 def test_holistic_craft_encode_decode(holistic, tiny_functional_model, images):

@@ -1,4 +1,9 @@
-"""Base classes of explainers: the Xplique contract ``explain(inputs, targets)``."""
+"""Base classes of explainers: the Xplique contract ``explain(inputs, targets)``.
+
+Every explainer of the package has the same call, ``explain(inputs, targets=None,
+verbose=False)`` (``__call__`` is an alias): ``verbose`` shows a progress bar where the method
+streams chunks of forward passes, and is accepted (and does nothing) elsewhere.
+"""
 
 from __future__ import annotations
 
@@ -31,12 +36,12 @@ class Explainer(ABC):
         return self
 
     @abstractmethod
-    def explain(self, inputs: Any, targets: Any = None) -> tf.Tensor:
-        """Explanations of ``inputs`` for ``targets``."""
+    def explain(self, inputs: Any, targets: Any = None, verbose: bool = False) -> tf.Tensor:
+        """Explanations of ``inputs`` for ``targets`` (``verbose``: show a progress bar)."""
 
-    def __call__(self, inputs: Any, targets: Any = None) -> tf.Tensor:
-        """Alias of :meth:`explain`."""
-        return self.explain(inputs, targets)
+    def __call__(self, inputs: Any, targets: Any = None, **kwargs: Any) -> tf.Tensor:
+        """Alias of :meth:`explain` (keyword arguments such as ``verbose`` are passed on)."""
+        return self.explain(inputs, targets, **kwargs)
 
 
 class BlackBoxExplainer(Explainer):

@@ -11,7 +11,7 @@ from ..commons.batching import batch_apply
 from ..commons.inputs import sanitize_inputs
 from ..commons.model_splitting import layer_model
 from ..commons.tf_functions import BatchPolymorphicFunction
-from ..commons.validation import check_batch_size
+from ..commons.validation import check_batch_size, check_real
 from .base import Explainer
 from .feature_maps import find_conv_layer
 
@@ -68,15 +68,12 @@ class FEM(Explainer):
     ):
         self.conv_layer = find_conv_layer(model, conv_layer)
         self.batch_size = check_batch_size(batch_size)
-        try:
-            self.k = float(k)
-        except (TypeError, ValueError) as error:
-            raise TypeError(f"`k` must be a real number, got {k!r}.") from error
+        self.k = check_real(k, "k")
         self.model = layer_model(model, self.conv_layer)  # inputs -> feature maps, shared weights
         feature_model, threshold = self.model, self.k
         self._maps = BatchPolymorphicFunction(lambda x: fem_maps(feature_model(x), threshold))
 
-    def explain(self, inputs: Any, targets: Any = None) -> tf.Tensor:
+    def explain(self, inputs: Any, targets: Any = None, verbose: bool = False) -> tf.Tensor:
         """FEM maps ``(N, H, W, 1)`` (float32), upsampled to the inputs' size.
 
         Parameters
@@ -85,6 +82,9 @@ class FEM(Explainer):
             Images ``(N, H, W, C)`` (array, tensor or ``tf.data.Dataset``).
         targets
             Ignored (FEM is class-agnostic); accepted for the common signature.
+        verbose
+            Accepted for the common signature ``explain(inputs, targets=None, verbose=False)``;
+            this method runs in one batched pass, without a progress bar.
         """
         inputs, _ = sanitize_inputs(inputs, None, expected_rank=4)
         maps = batch_apply(self._maps, (inputs,), self.batch_size)

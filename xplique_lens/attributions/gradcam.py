@@ -127,7 +127,7 @@ class GradCAM(WhiteBoxExplainer):
             features_and_outputs(self.model, layer), self.operator, self._weights
         )
 
-    def explain(self, inputs: Any, targets: Any = None) -> tf.Tensor:
+    def explain(self, inputs: Any, targets: Any = None, verbose: bool = False) -> tf.Tensor:
         """Class activation maps ``(N, H, W, 1)`` (float32), upsampled to the inputs' size.
 
         Parameters
@@ -136,6 +136,9 @@ class GradCAM(WhiteBoxExplainer):
             Images ``(N, H, W, C)`` (array, tensor or ``tf.data.Dataset``).
         targets
             One-hot ``(N, C)``, labels ``(N,)`` or ``None`` (predicted class).
+        verbose
+            Accepted for the common signature ``explain(inputs, targets=None, verbose=False)``;
+            this method runs in one batched pass, without a progress bar.
         """
         inputs, targets = self._sanitize(inputs, targets)
         if inputs.shape.rank != 4:

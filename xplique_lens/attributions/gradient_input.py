@@ -46,7 +46,18 @@ class GradientInput(WhiteBoxExplainer):
     ):
         super().__init__(model, output_layer, batch_size, operator, reducer)
 
-    def explain(self, inputs: Any, targets: Any = None) -> tf.Tensor:
-        """``inputs * gradient``, ``(N, H, W, 1)`` for images, the input's shape otherwise."""
+    def explain(self, inputs: Any, targets: Any = None, verbose: bool = False) -> tf.Tensor:
+        """``inputs * gradient``, ``(N, H, W, 1)`` for images, the input's shape otherwise.
+
+        Parameters
+        ----------
+        inputs
+            Inputs ``(N, ...)`` (array, tensor or ``tf.data.Dataset``).
+        targets
+            One-hot ``(N, C)``, labels ``(N,)`` or ``None`` (predicted class).
+        verbose
+            Accepted for the common signature ``explain(inputs, targets=None, verbose=False)``;
+            this method runs in one batched pass, without a progress bar.
+        """
         inputs, targets = self._sanitize(inputs, targets)
         return self._reduce_channels(inputs * self.batch_gradient(inputs, targets))

@@ -164,7 +164,7 @@ class _ModifiedReluGradient(WhiteBoxExplainer):
         self.gradient_function = make_gradient_function(self.model, self.operator)
         self.batch_gradient = batched(self.gradient_function, self.batch_size)
 
-    def explain(self, inputs: Any, targets: Any = None) -> tf.Tensor:
+    def explain(self, inputs: Any, targets: Any = None, verbose: bool = False) -> tf.Tensor:
         """Modified gradients, ``(N, H, W, 1)`` for images (reduced over channels with
         ``reducer``), the input's shape otherwise.
 
@@ -174,6 +174,9 @@ class _ModifiedReluGradient(WhiteBoxExplainer):
             Inputs ``(N, ...)`` (array, tensor or ``tf.data.Dataset``).
         targets
             One-hot ``(N, C)``, labels ``(N,)`` or ``None`` (predicted class).
+        verbose
+            Accepted for the common signature ``explain(inputs, targets=None, verbose=False)``;
+            this method runs in one batched pass, without a progress bar.
         """
         inputs, targets = self._sanitize(inputs, targets)
         return self._reduce_channels(self.batch_gradient(inputs, targets))

@@ -21,9 +21,9 @@ from typing import Any
 import tensorflow as tf
 
 from ..commons.operators import OperatorSignature
-from ..commons.validation import check_batch_size, check_positive_int
+from ..commons.validation import check_batch_size, check_positive_int, check_seed
 from .base import BlackBoxExplainer
-from .sobol.kernel import _upsample_tile, stream_mask_scores
+from .sobol.kernel import stream_mask_scores, upsample_tile
 from .sobol.perturbations import Perturbation, get_perturbation
 from .sobol.samplers import Sampler, get_sampler
 
@@ -179,8 +179,10 @@ class HsicAttributionMethod(BlackBoxExplainer):
         Number of masks per image (any integer >= 2; the paper and Xplique use 500 for 8x8).
     sampler
         ``None`` (Sobol' sequence), a name (``"sobol"``, ``"scrambled_sobol"``, ``"halton"``,
-        ``"latin_hypercube"``; the paper uses Latin hypercube sampling), a ``Sampler``, or
-        Xplique's HSIC samplers (callables ``(dimension, nb_design) -> points``).
+        ``"halton_unscrambled"``, ``"latin_hypercube"``, see
+        :func:`~xplique_lens.attributions.sobol.get_sampler`; the paper uses Latin hypercube
+        sampling), a ``Sampler``, or Xplique's HSIC samplers (callables
+        ``(dimension, nb_design) -> points``).
     estimator
         ``None`` / ``"binary"`` (Dirac input kernel), ``"rbf"``, ``"sobolev"``, or Xplique's
         ``BinaryEstimator`` / ``RbfEstimator`` / ``SobolevEstimator``. The binary kernel rounds
@@ -196,8 +198,9 @@ class HsicAttributionMethod(BlackBoxExplainer):
         See :class:`~xplique_lens.attributions.base.BlackBoxExplainer`.
     nb_channels
         Channels of the masks (keyword only): 1, or the number of input channels.
-    seed
-        Seed of a random sampler given by name.
+    seed : int or None, default 0
+        Seed of a random sampler given by name; None draws fresh randomness (new masks at each
+        construction).
     """
 
     def __init__(
@@ -213,7 +216,7 @@ class HsicAttributionMethod(BlackBoxExplainer):
         operator: str | OperatorSignature | None = None,
         *,
         nb_channels: int = 1,
-        seed: int | None = None,
+        seed: int | None = 0,
     ):
         super().__init__(model, batch_size, operator)
         self.grid_size = check_positive_int(grid_size, "grid_size", minimum=2)
@@ -222,10 +225,10 @@ class HsicAttributionMethod(BlackBoxExplainer):
         self.estimator = _resolve_estimator(estimator)
         self.estimator_batch_size = check_batch_size(estimator_batch_size, "estimator_batch_size")
         self.perturbation_function = get_perturbation(perturbation_function)
-        self.seed = seed
+        self.seed = check_seed(seed)
         dimension = self.grid_size**2 * self.nb_channels
         self.masks = hsic_points(
-            sampler, dimension, self.nb_design, self.estimator == "binary", seed
+            sampler, dimension, self.nb_design, self.estimator == "binary", self.seed
         )
         self._scores = self._make_scores()
 
@@ -241,7 +244,7 @@ class HsicAttributionMethod(BlackBoxExplainer):
 
             def mask_fn(indices: tf.Tensor) -> tf.Tensor:
                 masks = tf.reshape(tf.gather(points, indices), (-1, *shape))
-                return _upsample_tile(masks, tuple(inputs.shape[1:3]), channels)
+                return upsample_tile(masks, tuple(inputs.shape[1:3]), channels)
 
             return stream_mask_scores(
                 lambda x, y: operator_fn(model_fn, x, y),
@@ -256,7 +259,7 @@ class HsicAttributionMethod(BlackBoxExplainer):
 
         return scores
 
-    def explain(self, inputs: Any, targets: Any = None) -> tf.Tensor:
+    def explain(self, inputs: Any, targets: Any = None, verbose: bool = False) -> tf.Tensor:
         """HSIC attribution maps ``(N, H, W, nb_channels)`` (float32).
 
         Parameters
@@ -265,6 +268,9 @@ class HsicAttributionMethod(BlackBoxExplainer):
             Images ``(N, H, W, C)`` (array, tensor or ``tf.data.Dataset``).
         targets
             One-hot ``(N, C)``, labels ``(N,)`` or ``None`` (predicted class).
+        verbose
+            Accepted for the common signature; the forward passes stream inside one compiled
+            graph, without a progress bar.
         """
         inputs, targets = self._sanitize(inputs, targets)
         if inputs.shape.rank != 4:

@@ -8,7 +8,7 @@ from typing import Any
 import tensorflow as tf
 
 from ..commons.operators import OperatorSignature
-from ..commons.validation import check_positive_int
+from ..commons.validation import check_positive_int, check_real
 from .base import WhiteBoxExplainer
 from .streaming import make_gradient_chunk, stream_sums
 
@@ -63,7 +63,7 @@ class IntegratedGradients(WhiteBoxExplainer):
     ):
         super().__init__(model, output_layer, batch_size, operator, reducer)
         self.steps = check_positive_int(steps, "steps", minimum=2)
-        self.baseline_value = float(baseline_value)
+        self.baseline_value = check_real(baseline_value, "baseline_value")
         self._chunk = make_gradient_chunk(self.gradient_function, _path_point, _trapezoid)
 
     def explain(self, inputs: Any, targets: Any = None, verbose: bool = False) -> tf.Tensor:

@@ -25,150 +25,55 @@ from typing import Any
 
 import numpy as np
 import tensorflow as tf
+from tqdm.auto import tqdm
 
 from ..commons.operators import OperatorSignature
-from ..commons.validation import check_choice, check_positive_int
+from ..commons.validation import (
+    check_choice,
+    check_positive_int,
+    check_real,
+    check_seed,
+    resolve_seed,
+)
 from .base import BlackBoxExplainer
+from .lime_kernels import (
+    bernoulli_samples,
+    exponential_similarity,
+    linear_settings,
+    perturb_with_patterns,
+    shapley_samples,
+    weighted_ridge,
+)
 from .segmentation import default_mappings
+
+__all__ = [
+    "Lime",
+    "bernoulli_samples",
+    "exponential_similarity",
+    "linear_settings",
+    "perturb_with_patterns",
+    "shapley_samples",
+    "weighted_ridge",
+]
 
 #: budget of pattern entries (``inputs x nb_samples x features``) built at once for the fit
 _FIT_BUDGET = 2**22
 
 
-def bernoulli_samples(
-    uniform: tf.Tensor, prob: float, nb_features: tf.Tensor, rows: tf.Tensor
-) -> tf.Tensor:
-    """LIME's patterns: feature ``f`` of pattern ``j`` is on when ``uniform[j, f] < prob``.
-
-    ``uniform`` ``(S, F)``, ``nb_features`` ``(b,)`` (features beyond it are off), ``rows``
-    ``(b,)`` pattern indices -> ``(b, F)`` float32 in ``{0, 1}``.
-    """
-    width = uniform.shape[1]
-    valid = tf.range(width)[None, :] < nb_features[:, None]
-    return tf.cast((tf.gather(uniform, rows) < prob) & valid, tf.float32)
-
-
-def shapley_samples(
-    keys: tf.Tensor, levels: tf.Tensor, nb_features: tf.Tensor, rows: tf.Tensor
-) -> tf.Tensor:
-    """KernelSHAP's patterns: a size ``k`` in ``[1, F - 1]`` drawn with ``p(k) ~ (F - 1) /
-    (k (F - k))``, then the ``k`` features with the largest random keys switched on (a uniform
-    subset of size ``k``). Sampling this way makes the Shapley kernel weights uniform.
-
-    ``keys`` ``(S, F)`` random keys, ``levels`` ``(S,)`` uniforms (inverse-CDF draw of ``k``),
-    ``nb_features`` ``(b,)`` at least 2, ``rows`` ``(b,)`` pattern indices -> ``(b, F)`` float32.
-    """
-    width = keys.shape[1]
-    valid = tf.range(width)[None, :] < nb_features[:, None]
-    count = tf.cast(nb_features, tf.float32)[:, None]
-    k = tf.range(1, width, dtype=tf.float32)[None, :]  # (1, F - 1)
-    probs = tf.where(k < count, (count - 1.0) / (k * tf.maximum(count - k, 1.0)), 0.0)
-    cdf = tf.cumsum(probs, axis=1) / tf.reduce_sum(probs, axis=1, keepdims=True)
-    level = tf.gather(levels, rows)[:, None]
-    size = 1 + tf.reduce_sum(tf.cast(cdf < level, tf.int32), axis=1)
-    size = tf.minimum(size, tf.cast(nb_features, tf.int32) - 1)
-    row_keys = tf.where(valid, tf.gather(keys, rows), -np.inf)
-    order = tf.argsort(row_keys, axis=1, direction="DESCENDING", stable=True)
-    rank = tf.argsort(order, axis=1, stable=True)  # 0 for the largest key
-    return tf.cast((rank < size[:, None]) & valid, tf.float32)
-
-
-def perturb_with_patterns(
-    inputs: tf.Tensor, patterns: tf.Tensor, mappings: tf.Tensor, ref_value: tf.Tensor
-) -> tf.Tensor:
-    """``x * m + (1 - m) * ref_value`` with ``m = patterns`` painted on the feature maps.
-
-    ``inputs`` ``(b, ...)``, ``patterns`` ``(b, F)``, ``mappings`` ``(b, *spatial)`` int32 (the
-    input's shape without channels for images), ``ref_value`` broadcastable to one input.
-    """
-    masks = tf.gather(patterns, mappings, batch_dims=1)
-    if inputs.shape.rank == 4:
-        masks = masks[..., None]
-    return (inputs - ref_value) * masks + ref_value
-
-
-def exponential_similarity(
-    inputs: tf.Tensor, perturbed: tf.Tensor, distance_mode: str, kernel_width: float
-) -> tf.Tensor:
-    """``exp(-D(x, x')**2 / kernel_width**2)`` per row, ``D`` euclidean or ``1 - cos``."""
-    flat_x = tf.reshape(inputs, (tf.shape(inputs)[0], -1))
-    flat_p = tf.reshape(perturbed, (tf.shape(perturbed)[0], -1))
-    if distance_mode == "euclidean":
-        distances = tf.norm(flat_x - flat_p, axis=1)
-    else:
-        cosine = tf.reduce_sum(
-            tf.math.l2_normalize(flat_x, axis=1) * tf.math.l2_normalize(flat_p, axis=1), axis=1
+def _check_ref_value(ref_value: Any) -> np.ndarray:
+    """``ref_value`` as a finite float32 array (one value, or one per channel)."""
+    try:
+        array = np.array(ref_value, np.float32)  # a copy: the user's array is never aliased
+    except (TypeError, ValueError) as error:
+        raise TypeError(
+            f"`ref_value` must be None, a number or one number per channel, got {ref_value!r}."
+        ) from error
+    if not np.all(np.isfinite(array)):
+        raise ValueError(
+            "`ref_value` must be None, a finite number or one finite number per channel, got "
+            f"{ref_value!r}."
         )
-        distances = 1.0 - cosine
-    return tf.exp(-tf.square(distances) / max(float(kernel_width) ** 2, 1e-8))
-
-
-def weighted_ridge(
-    patterns: tf.Tensor,
-    scores: tf.Tensor,
-    weights: tf.Tensor,
-    nb_features: tf.Tensor,
-    alpha: float,
-    fit_intercept: bool = True,
-) -> tf.Tensor:
-    """Coefficients ``(n, F)`` of weighted ridge regressions, one per input, in closed form.
-
-    Minimises ``sum_j w_j (y_j - b - z_j . c)**2 + alpha ||c||**2`` (intercept ``b`` not
-    penalised, as scikit-learn's ``Ridge``); ``alpha = 0`` is weighted least squares, solved with
-    a pseudo-inverse (the minimum-norm solution, as ``LinearRegression``). Columns beyond
-    ``nb_features`` get 0. Computed in float64.
-
-    Parameters
-    ----------
-    patterns
-        ``(n, S, F)`` regressors.
-    scores, weights
-        ``(n, S)`` targets and sample weights (all-zero weights fall back to uniform ones).
-    nb_features
-        ``(n,)`` number of used columns per input.
-    alpha
-        Ridge penalty.
-    fit_intercept
-        Centre with the weighted means first.
-    """
-    x = tf.cast(patterns, tf.float64)
-    y = tf.cast(scores, tf.float64)
-    w = tf.cast(weights, tf.float64)
-    total = tf.reduce_sum(w, axis=1, keepdims=True)
-    w = tf.where(total > 0, w, tf.ones_like(w))
-    if fit_intercept:
-        total = tf.reduce_sum(w, axis=1, keepdims=True)
-        x = x - tf.reduce_sum(w[..., None] * x, axis=1, keepdims=True) / total[..., None]
-        y = y - tf.reduce_sum(w * y, axis=1, keepdims=True) / total
-    xw = x * w[..., None]
-    gram = tf.matmul(xw, x, transpose_a=True)  # (n, F, F)
-    rhs = tf.matmul(xw, y[..., None], transpose_a=True)  # (n, F, 1)
-    width = patterns.shape[-1]
-    valid = tf.cast(tf.range(width)[None, :] < nb_features[:, None], tf.float64)
-    gram += tf.linalg.diag(alpha * valid + (1.0 - valid))  # padded columns: an identity block
-    if alpha > 0:
-        coefficients = tf.linalg.solve(gram, rhs)
-    else:
-        coefficients = tf.matmul(tf.linalg.pinv(gram), rhs)
-    return tf.cast(coefficients[..., 0] * valid, tf.float32)
-
-
-def _linear_settings(model: Any) -> tuple[float, bool] | None:
-    """``(alpha, fit_intercept)`` when ``model`` is (equivalent to) a scikit-learn ``Ridge`` or
-    ``LinearRegression`` solved here in closed form; ``None`` for any other model."""
-    if model is None:
-        return 2.0, True
-    cls = type(model)
-    if not cls.__module__.startswith("sklearn.linear_model") or not hasattr(model, "get_params"):
-        return None
-    params = model.get_params()
-    if params.get("positive", False):
-        return None
-    if cls.__name__ == "Ridge" and np.ndim(params.get("alpha", 1.0)) == 0:
-        return float(params.get("alpha", 1.0)), bool(params.get("fit_intercept", True))
-    if cls.__name__ == "LinearRegression":
-        return 0.0, bool(params.get("fit_intercept", True))
-    return None
+    return array
 
 
 class Lime(BlackBoxExplainer):
@@ -239,8 +144,8 @@ class Lime(BlackBoxExplainer):
         Width of the default similarity kernel, ``> 0``.
     prob
         Probability that a feature is on (default patterns).
-    seed
-        Seed of the patterns.
+    seed : int or None, default 0
+        Seed of the patterns; None draws fresh randomness (new patterns at each call).
     """
 
     _sampling = "bernoulli"
@@ -273,7 +178,7 @@ class Lime(BlackBoxExplainer):
                 f"fitted), got {type(interpretable_model).__name__}."
             )
         self.interpretable_model = interpretable_model
-        self._linear = _linear_settings(interpretable_model)
+        self._linear = linear_settings(interpretable_model)
         for name, fn in (
             ("similarity_kernel", similarity_kernel),
             ("pertub_func", pertub_func),
@@ -284,15 +189,11 @@ class Lime(BlackBoxExplainer):
         self.similarity_kernel = similarity_kernel
         self.pertub_func = pertub_func
         self.map_to_interpret_space = map_to_interpret_space
-        self.ref_value = None if ref_value is None else np.asarray(ref_value, np.float32)
+        self.ref_value = None if ref_value is None else _check_ref_value(ref_value)
         self.distance_mode = check_choice(distance_mode, "distance_mode", ("euclidean", "cosine"))
-        if not float(kernel_width) > 0:
-            raise ValueError(f"`kernel_width` must be > 0, got {kernel_width!r}.")
-        self.kernel_width = float(kernel_width)
-        if not 0.0 <= float(prob) <= 1.0:
-            raise ValueError(f"`prob` must be a probability in [0, 1], got {prob!r}.")
-        self.prob = float(prob)
-        self.seed = 0 if seed is None else int(seed)
+        self.kernel_width = check_real(kernel_width, "kernel_width", 0.0, strict=True)
+        self.prob = check_real(prob, "prob", 0.0, 1.0)
+        self.seed = check_seed(seed)
         self._chunk = self._make_chunk()
 
     # -- the pieces -----------------------------------------------------------------------------
@@ -391,11 +292,12 @@ class Lime(BlackBoxExplainer):
             return (tf.stack(given),)
         # drawn as (F, S) and transposed: the first F' columns do not depend on F (one input's
         # patterns do not depend on the other inputs of the call)
+        seed = resolve_seed(self.seed)
         if self._sampling == "shapley":
-            keys = tf.transpose(tf.random.stateless_normal((width, samples), [self.seed, 1]))
-            levels = tf.random.stateless_uniform((samples,), [self.seed, 2])
+            keys = tf.transpose(tf.random.stateless_normal((width, samples), [seed, 1]))
+            levels = tf.random.stateless_uniform((samples,), [seed, 2])
             return keys, levels
-        return (tf.transpose(tf.random.stateless_uniform((width, samples), [self.seed, 0])),)
+        return (tf.transpose(tf.random.stateless_uniform((width, samples), [seed, 0])),)
 
     def _custom_weights(self, inputs, mappings, nb_features, ref, draws) -> tf.Tensor:
         """Xplique's contract: ``kernel(one input, its patterns (b, F_i) int32, perturbed)``."""
@@ -459,7 +361,7 @@ class Lime(BlackBoxExplainer):
 
     # -- the public API -------------------------------------------------------------------------
 
-    def explain(self, inputs: Any, targets: Any = None) -> tf.Tensor:
+    def explain(self, inputs: Any, targets: Any = None, verbose: bool = False) -> tf.Tensor:
         """Interpretable-model coefficients painted on the features: ``(N, H, W, 1)`` for
         images, the input's shape otherwise (float32).
 
@@ -469,6 +371,8 @@ class Lime(BlackBoxExplainer):
             Images ``(N, H, W, C)``, tabular ``(N, F)`` or time series ``(N, T, W)``.
         targets
             One-hot ``(N, C)``, labels ``(N,)`` or ``None`` (predicted class).
+        verbose
+            Progress bar over the chunks of forward passes.
         """
         inputs, targets = self._sanitize(inputs, targets)
         if inputs.shape.rank not in (2, 3, 4):
@@ -490,7 +394,8 @@ class Lime(BlackBoxExplainer):
         n, samples = int(inputs.shape[0]), self.nb_samples
         scores, weights = [], []
         total, step = n * samples, self.batch_size
-        for start in range(0, total, step):
+        starts = range(0, total, step)
+        for start in tqdm(starts, desc=type(self).__name__, disable=not verbose, leave=False):
             s, w = self._chunk(
                 inputs,
                 targets,

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from ..commons.operators import OperatorSignature
 from ..commons.tf_functions import batched
-from ..commons.validation import check_positive_int
+from ..commons.validation import check_positive_int, check_real
 from .base import BlackBoxExplainer
 from .streaming import partial_sums, stream_sums
 
@@ -82,7 +82,7 @@ class Occlusion(BlackBoxExplainer):
         super().__init__(model, batch_size, operator)
         self.patch_size = _pair(patch_size, "patch_size")
         self.patch_stride = _pair(patch_stride, "patch_stride")
-        self.occlusion_value = float(occlusion_value)
+        self.occlusion_value = check_real(occlusion_value, "occlusion_value")
         operator_fn, model_fn = self.operator, self.model
 
         @tf.function(reduce_retracing=True)

@@ -9,7 +9,7 @@ from typing import Any
 import tensorflow as tf
 
 from ..commons.operators import OperatorSignature
-from ..commons.validation import check_positive_int
+from ..commons.validation import check_positive_int, check_real, check_seed, resolve_seed
 from .base import BlackBoxExplainer
 from .streaming import partial_sums, stream_sums
 
@@ -56,8 +56,8 @@ class Rise(BlackBoxExplainer):
         Probability that a cell is kept.
     mask_value
         Value of the removed parts.
-    seed
-        Seed of the masks.
+    seed : int or None, default 0
+        Seed of the masks; None draws fresh randomness (new masks at each call).
     """
 
     EPSILON = 1e-4
@@ -76,13 +76,11 @@ class Rise(BlackBoxExplainer):
         super().__init__(model, batch_size, operator)
         self.nb_samples = check_positive_int(nb_samples, "nb_samples")
         self.grid_size = _check_grid_size(grid_size)
-        if not 0.0 < float(preservation_probability) <= 1.0:
-            raise ValueError(
-                f"`preservation_probability` must be in (0, 1], got {preservation_probability!r}."
-            )
-        self.preservation_probability = float(preservation_probability)
-        self.mask_value = float(mask_value)
-        self.seed = 0 if seed is None else int(seed)
+        self.preservation_probability = check_real(
+            preservation_probability, "preservation_probability", 0.0, 1.0, strict=True
+        )
+        self.mask_value = check_real(mask_value, "mask_value")
+        self.seed = check_seed(seed)
         operator_fn, model_fn = self.operator, self.model
 
         @tf.function(reduce_retracing=True)
@@ -111,7 +109,7 @@ class Rise(BlackBoxExplainer):
     def explain(self, inputs: Any, targets: Any = None, verbose: bool = False) -> tf.Tensor:
         """RISE maps: ``(N, H, W, 1)`` for images, ``(N, F)`` for flat inputs."""
         inputs, targets = self._sanitize(inputs, targets)
-        keep = self.preservation_probability
+        keep, seed = self.preservation_probability, resolve_seed(self.seed)
         if inputs.shape.rank == 4:
             rows, cols = (
                 (self.grid_size, self.grid_size)
@@ -119,16 +117,14 @@ class Rise(BlackBoxExplainer):
                 else self.grid_size
             )
             height, width = inputs.shape[1:3]
-            uniform = tf.random.stateless_uniform((self.nb_samples, rows, cols, 1), [self.seed, 0])
+            uniform = tf.random.stateless_uniform((self.nb_samples, rows, cols, 1), [seed, 0])
             grids = tf.cast(uniform < keep, tf.float32)
             max_shift = tf.constant([[-(-height // rows), -(-width // cols)]])
             shifts = tf.random.stateless_uniform(
-                (self.nb_samples, 2), [self.seed, 1], maxval=2**30, dtype=tf.int32
+                (self.nb_samples, 2), [seed, 1], maxval=2**30, dtype=tf.int32
             ) % (max_shift + 1)
         elif inputs.shape.rank == 2:
-            uniform = tf.random.stateless_uniform(
-                (self.nb_samples, inputs.shape[1]), [self.seed, 0]
-            )
+            uniform = tf.random.stateless_uniform((self.nb_samples, inputs.shape[1]), [seed, 0])
             grids = tf.cast(uniform < keep, tf.float32)
             shifts = tf.zeros((self.nb_samples, 2), tf.int32)
         else:

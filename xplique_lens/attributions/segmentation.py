@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from ..commons.validation import check_positive_int
+from ..commons.validation import check_positive_int, check_real
 
 #: pixels (``images x H x W``) segmented at once by SLIC (x 9 candidate centres x channels)
 _SLIC_BUDGET = 2**23
@@ -178,9 +178,7 @@ class SlicSegmentation(_Segmentation):
 
     def __init__(self, grid_size: int = 8, compactness: float = 0.1, iterations: int = 10):
         self.grid_size = check_positive_int(grid_size, "grid_size")
-        if not float(compactness) >= 0:
-            raise ValueError(f"`compactness` must be >= 0, got {compactness!r}.")
-        self.compactness = float(compactness)
+        self.compactness = check_real(compactness, "compactness", minimum=0.0)
         self.iterations = check_positive_int(iterations, "iterations")
 
     def batch(self, inputs: tf.Tensor) -> tf.Tensor:

@@ -8,7 +8,7 @@ from typing import Any
 import tensorflow as tf
 
 from ..commons.operators import OperatorSignature
-from ..commons.validation import check_positive_int
+from ..commons.validation import check_positive_int, check_real, check_seed, resolve_seed
 from .base import WhiteBoxExplainer
 from .streaming import make_gradient_chunk, stream_sums
 
@@ -39,8 +39,8 @@ class _GradientStatistic(WhiteBoxExplainer):
         Noisy copies per input.
     noise
         Standard deviation of the Gaussian noise (absolute, as Xplique).
-    seed
-        Seed of the noise.
+    seed : int or None, default 0
+        Seed of the noise; None draws fresh randomness (new noise at each call).
     """
 
     _min_samples = 1
@@ -58,10 +58,8 @@ class _GradientStatistic(WhiteBoxExplainer):
     ):
         super().__init__(model, output_layer, batch_size, operator, reducer)
         self.nb_samples = check_positive_int(nb_samples, "nb_samples", minimum=self._min_samples)
-        self.noise = float(noise)
-        if self.noise < 0:
-            raise ValueError(f"`noise` must be a standard deviation >= 0, got {noise}.")
-        self.seed = 0 if seed is None else int(seed)
+        self.noise = check_real(noise, "noise", minimum=0.0)
+        self.seed = check_seed(seed)
         self._chunk = make_gradient_chunk(self.gradient_function, _add_noise, _moments)
 
     def _statistic(self, mean: tf.Tensor, mean_square: tf.Tensor) -> tf.Tensor:
@@ -71,7 +69,7 @@ class _GradientStatistic(WhiteBoxExplainer):
         """Reduced gradient statistic, ``(N, H, W, 1)`` for images, the input's shape otherwise."""
         inputs, targets = self._sanitize(inputs, targets)
         noise = self.noise * tf.random.stateless_normal(
-            (self.nb_samples, *inputs.shape[1:]), seed=[self.seed, 0]
+            (self.nb_samples, *inputs.shape[1:]), seed=[resolve_seed(self.seed), 0]
         )
         total, total_square = stream_sums(
             self._chunk,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from .model_splitting import SEPARATOR, _check_built, _graph, _node, make_node_key
+from .model_splitting import SEPARATOR, check_built, layer_node, make_node_key, model_graph
 
 #: Activations with ``min >= -NEGATIVE_TOLERANCE * max |a|`` count as non-negative (round-off).
 NEGATIVE_TOLERANCE = 1e-5
@@ -111,14 +111,14 @@ def _record(
     graph models) on ``inputs``, with one forward pass per model, and whether the whole model
     can be split there: ``outer`` says whether it can be at ``model`` itself (a cut or the
     output of the enclosing graph) and whether ``model`` gives the final output."""
-    graph = _graph(model)
+    graph = model_graph(model)
     cuts, outputs = _cuts(graph)
     layers, tensors, nested = [], [], {}  # nested: layer index -> index of its input tensor
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer):
             continue
         try:
-            node = _node(graph, layer)
+            node = layer_node(graph, layer)
         except ValueError:  # shared layer: no single output
             continue
         if len(node.output_tensors) != 1:
@@ -129,7 +129,7 @@ def _record(
         tensors.append(node.output_tensors[0])
         if isinstance(layer, keras.Model) and len(node.input_tensors) == 1:
             try:
-                _graph(layer)
+                model_graph(layer)
             except ValueError:  # subclassed model: listed as one layer
                 continue
             nested[len(layers) - 1] = len(tensors)
@@ -173,7 +173,7 @@ def list_layers(
         Spatial and token layers first, then vectors, then the rest; in each group the layers
         where the model can be split first, deepest first.
     """
-    _check_built(model)
+    check_built(model)
     if isinstance(nb_inputs, bool) or not isinstance(nb_inputs, int) or nb_inputs < 1:
         raise ValueError(f"`nb_inputs` must be a positive int, got {nb_inputs!r}.")
     try:

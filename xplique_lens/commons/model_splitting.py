@@ -188,8 +188,25 @@ def layer_path(model: keras.Model, layer: LayerSpec) -> str:
 
 
 # --------------------------------------------------------------------------- graph surgery
-def _graph(model: keras.Model) -> Any:
-    """The functional graph of a built Sequential or functional model."""
+def model_graph(model: keras.Model) -> Any:
+    """The functional graph of a built Sequential or functional model.
+
+    Parameters
+    ----------
+    model
+        A built ``keras.Sequential`` or functional model.
+
+    Returns
+    -------
+    Any
+        The Keras 3 ``Functional`` object holding the graph (Keras internals: its nodes are
+        what :func:`layer_node` looks up).
+
+    Raises
+    ------
+    ValueError
+        If ``model`` is an unbuilt Sequential, or a subclassed model (no graph to look into).
+    """
     if isinstance(model, keras.Sequential):
         graph = getattr(model, "_functional", None)
         if graph is None:
@@ -205,8 +222,21 @@ def _graph(model: keras.Model) -> Any:
     )
 
 
-def _node(graph: Any, layer: keras.layers.Layer) -> Any:
-    """The call of ``layer`` in ``graph`` (its unique node there)."""
+def layer_node(graph: Any, layer: keras.layers.Layer) -> Any:
+    """The call of ``layer`` in ``graph`` (its unique node there).
+
+    Parameters
+    ----------
+    graph
+        A graph from :func:`model_graph`.
+    layer
+        A layer called in that graph.
+
+    Raises
+    ------
+    ValueError
+        If ``layer`` is called more than once (or never) in ``graph``.
+    """
     nodes = [
         node
         for index, node in enumerate(layer._inbound_nodes)
@@ -229,12 +259,12 @@ def _tensor(model: keras.Model, chain: Sequence[keras.layers.Layer], keep_names:
     """The output of ``chain[-1]`` as a symbolic tensor of ``model``'s graph (a function of its
     inputs); a layer of a nested model is reached through a prefix of that model, named as the
     nested model when ``keep_names`` (else a unique name: several prefixes may coexist)."""
-    graph = _graph(model)
-    node = _node(graph, chain[0])
+    graph = model_graph(model)
+    node = layer_node(graph, chain[0])
     if len(chain) == 1:
         return _single(node.output_tensors)
     inner = chain[0]
-    inner_graph = _graph(inner)
+    inner_graph = model_graph(inner)
     name = inner.name if keep_names else f"{inner.name}_to_{chain[-1].name}_{id(chain[-1]):x}"
     prefix = keras.Model(
         _single(inner_graph.inputs), _tensor(inner, chain[1:], keep_names), name=name
@@ -258,8 +288,8 @@ def _is_output(tensors: Any, outputs: Sequence) -> bool:
 def _suffix(model: keras.Model, chain: Sequence[keras.layers.Layer], name: str | None = None):
     """The model from the output of ``chain[-1]`` to the outputs of ``model``; ``None`` when
     that output is the model's output (nothing left)."""
-    graph = _graph(model)
-    node = _node(graph, chain[0])
+    graph = model_graph(model)
+    node = layer_node(graph, chain[0])
     if len(chain) == 1:
         start = _single(node.output_tensors)
         if _is_output(start, graph.outputs):
@@ -278,11 +308,13 @@ def _suffix(model: keras.Model, chain: Sequence[keras.layers.Layer], name: str |
     return keras.Model(start, outer_rest(inner_rest(start)), name=name)
 
 
-def _check_built(model: keras.Model) -> Any:
+def check_built(model: keras.Model) -> Any:
+    """The graph of ``model`` (see :func:`model_graph`) after checking that it is a built
+    Keras model with known inputs; raises ``TypeError`` / ``ValueError`` otherwise."""
     _check_model(model)
     if not model.built or not model.inputs:
         raise ValueError("`model` must be built (called once or defined with keras.Input).")
-    return _graph(model)
+    return model_graph(model)
 
 
 def layer_model(model: keras.Model, layers: LayerSpec | Sequence[LayerSpec]) -> keras.Model:
@@ -304,7 +336,7 @@ def layer_model(model: keras.Model, layers: LayerSpec | Sequence[LayerSpec]) -> 
     keras.Model
         Outputs the activations of the layer, or the list of them for a list of layers.
     """
-    graph = _check_built(model)
+    graph = check_built(model)
     if isinstance(layers, list | tuple):
         outputs = [_tensor(model, resolve_layer(model, layer), False) for layer in layers]
     else:
@@ -339,7 +371,7 @@ def split_model(model: keras.Model, layer: LayerSpec) -> tuple[keras.Model, kera
         computed before ``layer`` (a skip connection across the cut, in ``model`` or in the
         nested model): ``h`` would then need more than the activations of ``layer``.
     """
-    graph = _check_built(model)
+    graph = check_built(model)
     chain = resolve_layer(model, layer)
     h = _suffix(model, chain, name=f"{model.name}_h")
     if h is None:

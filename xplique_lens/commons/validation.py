@@ -1,8 +1,19 @@
-"""Argument checks that raise clear ``ValueError`` / ``TypeError`` (never ``assert``)."""
+"""Argument checks that raise clear ``ValueError`` / ``TypeError`` (never ``assert``).
+
+Shared vocabulary of the package:
+
+- ``seed`` (numpy / scikit-learn meaning): an int gives reproducible results, ``None`` draws
+  fresh, non-reproducible randomness; classes reproducible by default take ``seed=0``.
+- ``verbose``: the progress flag, an argument of the call that does the long work (or of the
+  constructor where Xplique's drop-in class has it there); quiet by default. The former name
+  ``progress=`` is accepted with a ``DeprecationWarning`` (:func:`resolve_verbose`).
+"""
 
 from __future__ import annotations
 
+import math
 import numbers
+import warnings
 from typing import Any
 
 import numpy as np
@@ -97,3 +108,93 @@ def check_is_fitted(estimator: Any, attributes: str | tuple[str, ...], hint: str
             f"This {type(estimator).__name__} is not fitted yet (no {', '.join(missing)}): "
             f"call `{hint}` first."
         )
+
+
+def check_seed(seed: Any, name: str = "seed", minimum: int | None = None) -> int | None:
+    """``seed`` as an int, or ``None`` (fresh randomness); anything else raises ``TypeError``.
+
+    ``minimum`` bounds the int (``0`` where the seed feeds numpy, whose seeds are >= 0).
+    """
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"`{name}` must be an int or None, got {seed!r}.")
+    if minimum is not None and seed < minimum:
+        raise ValueError(f"`{name}` must be None or an integer >= {minimum}, got {seed}.")
+    return int(seed)
+
+
+def resolve_seed(seed: int | None) -> int:
+    """An int seed for TensorFlow's stateless ops: ``seed`` itself, or a fresh random one when
+    ``None`` (drawn from the operating system's entropy, as ``np.random.default_rng()``)."""
+    seed = check_seed(seed)
+    if seed is None:
+        return int(np.random.default_rng().integers(0, 2**31 - 1))
+    return seed
+
+
+def check_real(
+    value: Any,
+    name: str,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    strict: bool = False,
+) -> float:
+    """``value`` as a finite float, optionally bounded; raises naming ``name`` otherwise.
+
+    Parameters
+    ----------
+    value
+        The user's setting.
+    name
+        Argument name quoted in the error.
+    minimum, maximum
+        Inclusive bounds (``None``: unbounded).
+    strict
+        Make ``minimum`` exclusive (``value > minimum``).
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a real number, got {value!r}.")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"`{name}` must be a finite number, got {value}.")
+    if minimum is not None and (value <= minimum if strict else value < minimum):
+        expected = f"> {minimum}" if strict else f">= {minimum}"
+        raise ValueError(f"`{name}` must be {expected}, got {value}.")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"`{name}` must be <= {maximum}, got {value}.")
+    return value
+
+
+def check_flag(value: Any, name: str) -> bool:
+    """``value`` must be ``True`` or ``False`` (numpy booleans included)."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"`{name}` must be True or False, got {value!r}.")
+    return bool(value)
+
+
+def check_verbose(verbose: Any, name: str = "verbose") -> bool:
+    """``verbose`` as a bool: a bool, or 0 / 1 as Keras users write it."""
+    if isinstance(verbose, bool | np.bool_) or (
+        isinstance(verbose, int | np.integer) and verbose in (0, 1)
+    ):
+        return bool(verbose)
+    raise TypeError(f"`{name}` must be a bool, got {verbose!r} ({type(verbose).__name__}).")
+
+
+def resolve_verbose(verbose: Any, progress: Any, where: str, stacklevel: int = 3) -> bool:
+    """``verbose`` as a bool, honouring ``progress``, its former name, in the call ``where``.
+
+    ``progress`` is ``None`` when not given; given, it warns (``DeprecationWarning``) and
+    replaces ``verbose``. Both given (``verbose`` true) is a ``TypeError``.
+    """
+    if progress is not None:
+        if verbose:
+            raise TypeError(f"`{where}`: give `verbose` only; `progress` is its deprecated alias.")
+        warnings.warn(
+            f"`{where}(..., progress=...)` is deprecated: use `verbose` (same meaning).",
+            DeprecationWarning,
+            stacklevel=stacklevel,
+        )
+        verbose = progress
+    return check_verbose(verbose)

@@ -20,7 +20,8 @@ import keras
 import numpy as np
 
 from ..commons.validation import check_choice
-from .importance import _as_local, as_concept_bank
+from .concept_space import as_concept_bank
+from .importance import as_local_importances
 
 EMBEDDINGS = ("auto", "tsne", "umap")
 
@@ -123,7 +124,7 @@ def strategic_cluster_graph(
     seed
         Seed of the embedding.
     """
-    local = _as_local(local_importances)
+    local = as_local_importances(local_importances)
     method = check_choice(method, "method", EMBEDDINGS)
     if method == "auto":
         method = "umap" if _umap_available() else "tsne"

@@ -9,16 +9,20 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from ..commons.batching import batch_apply
 from ..commons.tf_functions import make_forward_function
-from ..commons.validation import check_batch_size, check_positive_int
-from .craft import Craft, _as_images
+from ..commons.validation import check_batch_size, check_positive_int, check_verbose
+from .craft import Craft
+from .craft_layout import as_images
+from .craft_settings import constructor_verbose
 
 
 class CraftManager:
     """One :class:`Craft` per class of interest, fitted on the images predicted as that class.
 
     Same parameters and order as Xplique 2.0.2's ``CraftManagerTf``; ``fit`` returns ``self``
-    and the instances are in ``craft_instances`` (``{class_id: Craft}``).
+    and the instances are in ``craft_instances`` (``{class_id: Craft}``). As Xplique, progress
+    is the ``verbose`` argument of ``fit`` and ``estimate_importance`` (default quiet).
 
     Parameters
     ----------
@@ -35,11 +39,17 @@ class CraftManager:
         As in :class:`Craft`.
     extractor_factory
         ``() -> extractor`` to give each Craft its own extractor (default NMF).
+    verbose
+        Deprecated: pass ``verbose`` to ``fit`` / ``estimate_importance`` (when given here, it
+        is their default).
 
     References
     ----------
     Fel et al., "CRAFT: Concept Recursive Activation FacTorization for Explainability", CVPR 2023.
     """
+
+    #: The class of the per-class instances.
+    craft_class: type[Craft] = Craft
 
     def __init__(
         self,
@@ -49,30 +59,27 @@ class CraftManager:
         labels: Any,
         list_of_class_of_interest: list | None = None,
         number_of_concepts: int = 20,
-        batch_size: int = 64,
+        batch_size: int | None = 64,
         patch_size: int = 64,
         extractor_factory: Callable | None = None,
-        verbose: bool = True,
+        verbose: bool | None = None,
     ):
         self.input_to_latent_model = input_to_latent_model
         self.latent_to_logit_model = latent_to_logit_model
-        self.inputs = _as_images(inputs)
-        labels = np.asarray(labels)
-        if labels.ndim == 2:
-            labels = labels.argmax(-1)
-        if labels.ndim != 1 or len(labels) != len(self.inputs):
-            raise ValueError(
-                f"`labels` must be (N,) or one-hot (N, C) with N={len(self.inputs)}, got shape "
-                f"{np.asarray(labels).shape}."
-            )
-        self.labels = labels
+        self.inputs = as_images(inputs)
+        self.labels = _check_labels(labels, len(self.inputs))
         if list_of_class_of_interest is None:
-            list_of_class_of_interest = sorted(set(labels.tolist()))
-        self.list_of_class_of_interest = list(list_of_class_of_interest)
+            list_of_class_of_interest = sorted(set(self.labels.tolist()))
+        self.list_of_class_of_interest = _check_classes(list_of_class_of_interest)
+        if extractor_factory is not None and not callable(extractor_factory):
+            raise TypeError(
+                "`extractor_factory` must be a callable () -> extractor or None, got "
+                f"{type(extractor_factory).__name__}."
+            )
         self.batch_size = check_batch_size(batch_size)
-        self.verbose = verbose
+        self.verbose = constructor_verbose(verbose, type(self).__name__, stacklevel=3)
         self.craft_instances = {
-            c: Craft(
+            c: self.craft_class(
                 input_to_latent_model,
                 latent_to_logit_model,
                 number_of_concepts,
@@ -88,17 +95,25 @@ class CraftManager:
         forward = make_forward_function(
             lambda x: self.latent_to_logit_model(self.input_to_latent_model(x))
         )
-        step = len(self.inputs) if not self.batch_size else self.batch_size
-        logits = [forward(self.inputs[s : s + step]) for s in range(0, len(self.inputs), step)]
-        return tf.argmax(tf.concat(logits, 0), axis=-1).numpy()
+        logits = batch_apply(forward, (self.inputs,), self.batch_size)
+        return tf.argmax(logits, axis=-1).numpy()
 
-    def fit(self, nb_samples_per_class: int | None = None) -> CraftManager:
-        """Fit each Craft on the images predicted as its class; returns ``self``."""
-        predictions = self.compute_predictions()
+    def fit(self, nb_samples_per_class: int | None = None, verbose: bool = False) -> CraftManager:
+        """Fit each Craft on the images predicted as its class; returns ``self``.
+
+        Parameters
+        ----------
+        nb_samples_per_class
+            At most this many images per class (the first ones); default all.
+        verbose
+            Show a progress bar over the classes.
+        """
         if nb_samples_per_class is not None:
             nb_samples_per_class = check_positive_int(nb_samples_per_class, "nb_samples_per_class")
+        verbose = check_verbose(verbose) or self.verbose
+        predictions = self.compute_predictions()
         for class_id, craft in tqdm(
-            self.craft_instances.items(), disable=not self.verbose, desc="CRAFT per class"
+            self.craft_instances.items(), disable=not verbose, desc="CRAFT per class"
         ):
             selected = np.flatnonzero(predictions == class_id)[:nb_samples_per_class]
             if len(selected) == 0:
@@ -106,11 +121,47 @@ class CraftManager:
             craft.fit(tf.gather(self.inputs, selected), class_id=int(class_id))
         return self
 
-    def estimate_importance(self, nb_design: int = 32) -> dict[int, np.ndarray]:
-        """Global importances of every class: ``{class_id: (r,)}``."""
+    def estimate_importance(
+        self, nb_design: int = 32, verbose: bool = False
+    ) -> dict[int, np.ndarray]:
+        """Global importances of every class: ``{class_id: (r,)}``.
+
+        Parameters
+        ----------
+        nb_design
+            QMC points per matrix (a power of two), see :meth:`Craft.estimate_importance`.
+        verbose
+            Show a progress bar over the classes.
+        """
+        verbose = check_verbose(verbose) or self.verbose
         return {
             class_id: craft.estimate_importance(nb_design=nb_design)
             for class_id, craft in tqdm(
-                self.craft_instances.items(), disable=not self.verbose, desc="importances"
+                self.craft_instances.items(), disable=not verbose, desc="importances"
             )
         }
+
+
+def _check_labels(labels: Any, n: int) -> np.ndarray:
+    """Labels ``(N,)`` (one-hot ``(N, C)`` decoded), checked against ``N`` images."""
+    labels = np.asarray(labels)
+    shape = labels.shape
+    if labels.ndim == 2:
+        labels = labels.argmax(-1)
+    if labels.ndim != 1 or len(labels) != n:
+        raise ValueError(f"`labels` must be (N,) or one-hot (N, C) with N={n}, got shape {shape}.")
+    return labels
+
+
+def _check_classes(classes: Any) -> list:
+    """The classes of interest as a non-empty list of class ids."""
+    try:
+        classes = list(classes)
+    except TypeError:
+        raise TypeError(
+            "`list_of_class_of_interest` must be a list of class ids or None, got "
+            f"{type(classes).__name__}."
+        ) from None
+    if not classes:
+        raise ValueError("`list_of_class_of_interest` is empty: expected at least one class id.")
+    return classes

@@ -28,8 +28,10 @@ import tensorflow as tf
 
 from ..attributions.sobol import Perturbation, make_perturbation_scorer, perturbation_scores
 from ..commons.operators import OperatorSignature
-from ..commons.validation import check_positive_int, to_float_tensor
+from ..commons.stats import CORRELATIONS, check_correlation, trapezoid_auc
+from ..commons.validation import check_finite, check_positive_int, check_seed, to_float_tensor
 from ..metrics.base import ExplanationMetric
+from ..metrics.perturbation import check_subset_percent, keep_masks
 from .importance import ConceptMasking, as_codes, concept_space_model
 
 
@@ -81,14 +83,15 @@ class ConceptFidelityMetric(ExplanationMetric):
         operator: str | OperatorSignature | None = None,
         activation: str | None = None,
     ):
+        if isinstance(baseline_mode, bool) or not isinstance(baseline_mode, int | float):
+            raise TypeError(
+                f"`baseline_mode` must be a number (the code of a removed concept), got "
+                f"{baseline_mode!r}."
+            )
         model = concept_space_model(latent_to_logit_model, concept_bank, mean)
         self.number_of_concepts = model.number_of_concepts
         codes = as_codes(codes, self.number_of_concepts)
         super().__init__(model, codes, targets, batch_size, operator, activation)
-        if not isinstance(baseline_mode, int | float):
-            raise TypeError(
-                f"`baseline_mode` must be a number, got {type(baseline_mode).__name__}."
-            )
         self.baseline_mode = float(baseline_mode)
         self.latent_to_logit_model = latent_to_logit_model
 
@@ -100,8 +103,7 @@ class ConceptFidelityMetric(ExplanationMetric):
                 f"`importances` must have shape {expected} (one importance per image and "
                 f"concept), got {tuple(values.shape)}."
             )
-        if not bool(tf.reduce_all(tf.math.is_finite(values))):
-            raise ValueError("`importances` contains NaN or inf values.")
+        check_finite(values, "importances")
         return values
 
     def _scores(self, scorer, masks, extras=()) -> tf.Tensor:
@@ -126,6 +128,8 @@ class _CausalConceptMetric(ConceptFidelityMetric):
         operator: str | OperatorSignature | None = None,
         activation: str | None = None,
     ):
+        if steps is not None:
+            steps = check_positive_int(steps, "steps")
         super().__init__(
             latent_to_logit_model,
             codes,
@@ -138,10 +142,11 @@ class _CausalConceptMetric(ConceptFidelityMetric):
             activation,
         )
         r = self.number_of_concepts
-        self.steps = r if steps is None else check_positive_int(steps, "steps")
-        if self.steps > r:
-            raise ValueError(f"`steps`={self.steps} must be at most the number of concepts ({r}).")
-        counts = np.ceil(np.linspace(0.0, r, self.steps + 1) - 1e-9)
+        self.steps = steps
+        nb_steps = r if steps is None else steps
+        if nb_steps > r:
+            raise ValueError(f"`steps`={nb_steps} must be at most the number of concepts ({r}).")
+        counts = np.ceil(np.linspace(0.0, r, nb_steps + 1) - 1e-9)
         self._counts = tf.constant(counts[:, None], tf.float32)  # concepts moved at each step
         operator_fn, model = self.operator, self.scored_model
         self._scorer = make_perturbation_scorer(
@@ -157,11 +162,9 @@ class _CausalConceptMetric(ConceptFidelityMetric):
         return self._scores(self._scorer, self._counts, (ranks,)).numpy()
 
     def evaluate(self, importances: Any) -> float:
-        """Mean area under the score curve (trapezoid over the share of concepts moved)."""
-        curves = self.detailed_evaluate(importances)
-        width = 1.0 / (curves.shape[1] - 1)
-        areas = width * (curves[:, 1:] + curves[:, :-1]).sum(axis=1) / 2.0
-        return float(areas.mean())
+        """Mean area under the score curves (trapezoid over the share of concepts moved,
+        :func:`~xplique_lens.commons.stats.trapezoid_auc`, as the pixel Deletion / Insertion)."""
+        return float(trapezoid_auc(self.detailed_evaluate(importances)).mean())
 
 
 class CDeletion(_CausalConceptMetric):
@@ -193,12 +196,16 @@ class CInsertion(_CausalConceptMetric):
 
 
 class CMuFidelity(ConceptFidelityMetric):
-    """C-MuFidelity: Pearson correlation between the importance of removed concept subsets and
-    the score drop they cause, averaged over images (higher is better).
+    """C-MuFidelity: correlation between the importance of removed concept subsets and the score
+    drop they cause, averaged over images (higher is better).
 
-    Each of ``nb_samples`` random subsets removes every concept with probability
-    ``subset_percent`` (as Xplique's MuFidelity removes grid cells); the subsets are drawn from
-    ``seed`` and shared by the images.
+    The concept twin of :class:`~xplique_lens.metrics.MuFidelity` (Bhatt et al. 2020, def. 3):
+    each of ``nb_samples`` random subsets removes every concept with probability
+    ``subset_percent`` (:func:`~xplique_lens.metrics.perturbation.keep_masks`, drawn from
+    ``seed`` and shared by the images), and the scores of the subsets, which do not depend on the
+    importances, are computed at the first evaluation and reused. The correlation is the
+    paper's, Pearson's, by default; the pixel ``MuFidelity`` defaults to Spearman's for equality
+    with Xplique (a deliberate difference: ``correlation=`` selects either in both).
 
     Parameters
     ----------
@@ -206,11 +213,13 @@ class CMuFidelity(ConceptFidelityMetric):
     operator, activation
         See :class:`ConceptFidelityMetric`.
     subset_percent
-        Probability that a concept is removed in a subset.
+        Probability that a concept is removed in a subset, in ``(0, 1)``.
     nb_samples
-        Number of subsets.
-    seed
-        Seed of the subsets.
+        Number of subsets (at least 2).
+    seed : int or None, default 0
+        Seed of the subsets; None draws fresh randomness.
+    correlation
+        ``"pearson"`` (the paper's) or ``"spearman"`` (Xplique's MuFidelity).
     """
 
     def __init__(
@@ -226,8 +235,13 @@ class CMuFidelity(ConceptFidelityMetric):
         mean: Any = None,
         operator: str | OperatorSignature | None = None,
         activation: str | None = None,
-        seed: int = 0,
+        seed: int | None = 0,
+        correlation: str = "pearson",
     ):
+        self.subset_percent = check_subset_percent(subset_percent)
+        self.nb_samples = check_positive_int(nb_samples, "nb_samples", minimum=2)
+        self.seed = check_seed(seed)
+        self.correlation = check_correlation(correlation)
         super().__init__(
             latent_to_logit_model,
             codes,
@@ -239,32 +253,31 @@ class CMuFidelity(ConceptFidelityMetric):
             operator,
             activation,
         )
-        if not 0.0 < float(subset_percent) < 1.0:
-            raise ValueError(f"`subset_percent` must be in (0, 1), got {subset_percent!r}.")
-        self.subset_percent = float(subset_percent)
-        self.nb_samples = check_positive_int(nb_samples, "nb_samples", minimum=2)
-        self.seed = int(seed)
-        uniform = tf.random.stateless_uniform(
-            (self.nb_samples, self.number_of_concepts), [self.seed, 0]
-        )
-        self._masks = tf.cast(uniform >= self.subset_percent, tf.float32)  # 1 keeps
+        self._masks = keep_masks(
+            (self.nb_samples, self.number_of_concepts), self.subset_percent, self.seed
+        )  # 1 keeps
         operator_fn, model = self.operator, self.scored_model
         self._scorer = make_perturbation_scorer(
             lambda x, y: operator_fn(model, x, y), ConceptMasking(self.baseline_mode)
         )
-        masks = tf.concat([tf.ones((1, self.number_of_concepts)), self._masks], 0)
-        scores = self._scores(self._scorer, masks)
-        self._drops = (scores[:, :1] - scores[:, 1:]).numpy().astype(np.float64)  # (N, S)
+        self._drops: np.ndarray | None = None
+
+    @property
+    def drops_(self) -> np.ndarray:
+        """Score drop of each image for each subset, ``(N, nb_samples)`` float64 (computed once,
+        at first use: it does not depend on the importances)."""
+        if self._drops is None:
+            masks = tf.concat([tf.ones((1, self.number_of_concepts)), self._masks], 0)
+            scores = self._scores(self._scorer, masks)
+            self._drops = (scores[:, :1] - scores[:, 1:]).numpy().astype(np.float64)
+        return self._drops
 
     def detailed_evaluate(self, importances: Any) -> np.ndarray:
         """Per-image correlations ``(N,)`` (0 where either side is constant)."""
         values = self._importances(importances).numpy().astype(np.float64)
         removed = 1.0 - self._masks.numpy().astype(np.float64)
         attributions = values @ removed.T  # (N, S)
-        a = attributions - attributions.mean(1, keepdims=True)
-        d = self._drops - self._drops.mean(1, keepdims=True)
-        denominator = np.sqrt((a**2).sum(1) * (d**2).sum(1))
-        return np.where(denominator > 1e-12, (a * d).sum(1) / np.maximum(denominator, 1e-30), 0.0)
+        return CORRELATIONS[self.correlation](attributions, self.drops_)
 
     def evaluate(self, importances: Any) -> float:
         """Mean correlation over the images."""

@@ -35,10 +35,7 @@ Importance Estimation.* NeurIPS. https://arxiv.org/abs/2306.07304
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import numbers
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -46,22 +43,42 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..commons.validation import check_choice, to_float_tensor
+from ..commons.validation import check_positive_int
 from .extractors.base import NotFittedError
+from .holistic_explain import (
+    IMPORTANCE_METHODS,
+    check_partial_explainer,
+    explain_codes,
+    explain_image_by_image,
+    importance_explainer,
+    localize_concepts,
+)
 from .holistic_parts import (
     ConceptDecoder,
     ConceptLocalizer,
     LayerLatentData,
     LayerLatentExtractor,
-    _as_factorizer,
-    _checked,
-    _is_white_box,
-    _predictions_tensor,
-    _reduce,
+    as_factorizer,
+    factorization_input,
+)
+from .holistic_reductions import (
+    reduce_to_importance,
+    reduce_to_prevalence,
+    reduce_to_reliability,
+    topk_images_per_concept,
 )
 from .xplique_names import EncodedData, Factorization, PartialExplainer
 
-METHODS = ("gradient_input", "sobol")
+__all__ = [
+    "ConceptDecoder",
+    "ConceptLocalizer",
+    "HolisticCraft",
+    "HolisticCraftTf",
+    "LayerLatentData",
+    "LayerLatentExtractor",
+]
+
+METHODS = IMPORTANCE_METHODS
 
 
 class HolisticCraft:
@@ -118,17 +135,13 @@ class HolisticCraft:
                 f"latent_to_logit, batch_size), got {type(latent_extractor).__name__} without "
                 f"{missing}; build one with `HolisticCraftTf.from_model(model, layer)`."
             )
-        if isinstance(number_of_concepts, bool) or not isinstance(
-            number_of_concepts, numbers.Integral
-        ):
-            raise TypeError(f"`number_of_concepts` must be an int, got {number_of_concepts!r}.")
-        if number_of_concepts < 1:
-            raise ValueError(f"`number_of_concepts` must be >= 1, got {number_of_concepts}.")
+        if device is not None and not isinstance(device, str):
+            raise TypeError(f"`device` must be a string or None, got {device!r}.")
         self.latent_extractor = latent_extractor
-        self.number_of_concepts = int(number_of_concepts)
+        self.number_of_concepts = check_positive_int(number_of_concepts, "number_of_concepts")
         self.batch_size = latent_extractor.batch_size
         self.device = device
-        self.factorizer = _as_factorizer(factorizer, self.number_of_concepts)
+        self.factorizer = as_factorizer(factorizer, self.number_of_concepts)
         self.factorization: Factorization | None = None
         self._decoder: ConceptDecoder | None = None
 
@@ -167,15 +180,6 @@ class HolisticCraft:
         if self.factorization is None or not getattr(self.factorizer, "is_fitted", True):
             raise NotFittedError("This HolisticCraft is not fitted yet: call `fit(inputs)`.")
 
-    def _activations(self, inputs: Any) -> np.ndarray:
-        batches = [
-            np.asarray(latent.get_activations(as_numpy=True))
-            for latent in self.latent_extractor.input_to_latent_generator(inputs)
-        ]
-        if not batches:
-            raise ValueError("`inputs` is empty: no activations were extracted.")
-        return np.concatenate(batches, axis=0)
-
     def fit(self, inputs: Any, class_id: int = 0) -> HolisticCraft:
         """Factorise the activations of every position of ``inputs``; returns ``self``.
 
@@ -191,21 +195,7 @@ class HolisticCraft:
         ValueError
             If the factorizer needs non-negative activations and gets negative ones.
         """
-        activations = self._activations(inputs)
-        shape = activations.shape[:-1]
-        if activations.ndim > 2 and int(np.prod(shape[1:])) <= 1:
-            warnings.warn(
-                f"The activations of shape {activations.shape} have a single position: holistic "
-                "CRAFT needs a spatial (or token) layer, e.g. before the global pooling.",
-                UserWarning,
-                stacklevel=2,
-            )
-        flat = activations.reshape(-1, activations.shape[-1]).astype(np.float32)
-        if getattr(self.factorizer, "requires_positive_activations", False) and flat.min() < 0:
-            raise ValueError(
-                f"The factorizer needs non-negative activations, got a minimum of {flat.min():.4g}:"
-                " split the model after a ReLU or pass a signed factorizer (e.g. PCA)."
-            )
+        flat, shape = factorization_input(self.latent_extractor, inputs, self.factorizer)
         concept_bank_w, coeffs_u = self.factorizer.fit(flat)
         coeffs_u = np.asarray(coeffs_u, np.float32).reshape(*shape, -1)
         self._decoder = None  # decodes with the previous concept bank
@@ -296,22 +286,6 @@ class HolisticCraft:
         return ConceptLocalizer(self, concept_reducer)
 
     # ------------------------------------------------------------------ explanations
-    def _targets(self, predictions: Any, class_id: int | None, confidence: float | None):
-        """One-hot targets of a decoded prediction (or Xplique's structured ones)."""
-        if hasattr(predictions, "filter") and hasattr(predictions, "to_attribution_target"):
-            filtered = predictions.filter(class_id=class_id, confidence=confidence)
-            if bool(getattr(filtered, "is_empty", False)):
-                return None
-            return np.asarray(_predictions_tensor(filtered.to_attribution_target(class_id)))
-        outputs = np.asarray(_predictions_tensor(predictions))
-        if class_id is None:
-            return outputs
-        if not 0 <= int(class_id) < outputs.shape[-1]:
-            raise ValueError(f"`class_id` must be in [0, {outputs.shape[-1]}), got {class_id}.")
-        return np.broadcast_to(
-            np.eye(outputs.shape[-1], dtype=np.float32)[int(class_id)], outputs.shape
-        ).copy()
-
     def compute_explanation_per_concept(
         self,
         images: Any,
@@ -346,47 +320,15 @@ class HolisticCraft:
         explanations
             ``(N, ..., r)``, the shape of the codes.
         """
-        if not isinstance(partial_explainer, PartialExplainer):
-            raise TypeError(
-                "`partial_explainer` must be a PartialExplainer, e.g. "
-                f"PartialExplainer(GradientInput, reducer=None), got "
-                f"{type(partial_explainer).__name__}."
+        check_partial_explainer(partial_explainer)
+        if not isinstance(self.latent_extractor, LayerLatentExtractor):
+            return explain_image_by_image(
+                self, images, partial_explainer, class_id, confidence, verbose
             )
-        if isinstance(self.latent_extractor, LayerLatentExtractor):
-            return self._explain_batched(images, partial_explainer, class_id)
-        force = getattr(self.latent_extractor, "temporary_force_batch_size", None)
-        context = force(1) if force is not None else contextlib.nullcontext()
-        explanations = []
-        with context:
-            encoded = self.encode(images)
-            if not encoded:
-                raise ValueError("`images` is empty: no activations were extracted.")
-            for index, item in enumerate(encoded):
-                if verbose:
-                    print(f"\rProcessing image {index + 1}/{len(encoded)}...", end="", flush=True)
-                codes = np.asarray(item.coeffs_u, np.float32)
-                targets = self._targets(self.decode(item.latent_data, codes), class_id, confidence)
-                if targets is None:
-                    explanations.append(np.zeros(codes.shape, np.float32))
-                    continue
-                decoder = self.make_concept_decoder(item.latent_data)
-                explainer = partial_explainer(model=decoder, batch_size=self.batch_size)
-                explanations.append(_checked(explainer.explain(codes, targets), codes.shape))
-        if verbose:
-            print()
-        return np.concatenate(explanations, axis=0)
-
-    def _explain_batched(
-        self, images: Any, partial_explainer: PartialExplainer, class_id: int | None
-    ) -> np.ndarray:
-        """Our layer split: ``h(u W)`` does not depend on the image, so one decoder (traced
-        once per fit) explains every image in one call of the explainer."""
-        codes = self.transform(images)
-        if self._decoder is None:
+        if self._decoder is None:  # h(u W) does not depend on the image: one decoder per fit
             self._decoder = ConceptDecoder(self, LayerLatentData(tf.zeros((0,))))
-        targets = self._targets(self._decoder(codes), class_id, None)
-        explainer = partial_explainer(model=self._decoder, batch_size=self.batch_size)
-        return _checked(explainer.explain(codes, targets), codes.shape)
+        codes = self.transform(images)
+        return explain_codes(self._decoder, codes, partial_explainer, class_id, self.batch_size)
 
     def estimate_importance(
         self,
@@ -431,19 +373,7 @@ class HolisticCraft:
         importances
             ``(r,)`` (or per image when ``aggregation_reducer`` is None).
         """
-        from ..attributions import GradientInput, SobolAttributionMethod
-
-        check_choice(method, "method", METHODS)
-        method_kwargs.setdefault("operator", operator)
-        if method == "gradient_input":
-            method_kwargs.setdefault("reducer", None)
-            explainer = PartialExplainer(GradientInput, **method_kwargs)
-        else:
-            method_kwargs.setdefault("grid_size", 8)
-            method_kwargs.setdefault("nb_design", 32)
-            method_kwargs.setdefault("perturbation_function", "amplitude")
-            method_kwargs.setdefault("nb_channels", self.number_of_concepts)
-            explainer = PartialExplainer(SobolAttributionMethod, **method_kwargs)
+        explainer = importance_explainer(method, operator, self.number_of_concepts, **method_kwargs)
         explanation = self.compute_explanation_per_concept(
             images, explainer, class_id, confidence, verbose
         )
@@ -479,77 +409,19 @@ class HolisticCraft:
             ``(N, H, W, r)`` float32; channel ``k`` is concept ``k``.
         """
         self.check_if_fitted()
-        if not isinstance(partial_explainer, PartialExplainer):
-            raise TypeError(
-                f"`partial_explainer` must be a PartialExplainer, got "
-                f"{type(partial_explainer).__name__}."
-            )
-        kwargs = dict(partial_explainer.kwargs)
-        if kwargs.pop("operator", None) is not None:
-            warnings.warn(
-                "The operator is ignored: one-hot concept targets select the concept score.",
-                UserWarning,
-                stacklevel=2,
-            )
-        if _is_white_box(partial_explainer.explainer_class):
-            raise ValueError(
-                "`attribute_concepts_to_inputs` needs a black-box explainer (Rise, "
-                "SobolAttributionMethod, Occlusion, Lime, KernelShap...), got "
-                f"{partial_explainer.explainer_class.__name__}."
-            )
-        concept_ids = self._concept_ids(concept_ids)
-        images = to_float_tensor(images, "images")
-        if images.shape.rank == 3:
-            images = images[None]
-        if images.shape.rank != 4 or images.shape[0] == 0:
-            raise ValueError(f"`images` must be (N, H, W, C), got shape {tuple(images.shape)}.")
-        localizer = self.make_concept_localizer(concept_reducer)
-        explainer = partial_explainer.explainer_class(
-            model=localizer, batch_size=self.batch_size, **kwargs
+        return localize_concepts(
+            self.make_concept_localizer(concept_reducer),
+            images,
+            partial_explainer,
+            self.number_of_concepts,
+            self.batch_size,
+            concept_ids,
         )
-        n, height, width, _ = images.shape
-        maps = np.full((n, height, width, self.number_of_concepts), np.nan, np.float32)
-        for concept in concept_ids:
-            targets = np.zeros((n, self.number_of_concepts), np.float32)
-            targets[:, concept] = 1.0
-            single = np.asarray(explainer.explain(images, targets), np.float32)
-            if single.ndim == 4 and single.shape[-1] == 1:
-                single = single[..., 0]
-            if single.shape != (n, height, width):
-                raise ValueError(
-                    f"The explainer must return (N, H, W[, 1]) maps, got {single.shape}."
-                )
-            maps[..., concept] = single
-        return maps
-
-    def _concept_ids(self, concept_ids: Any) -> list[int]:
-        if concept_ids is None:
-            return list(range(self.number_of_concepts))
-        ids = list(concept_ids)
-        bad = [
-            c
-            for c in ids
-            if isinstance(c, bool)
-            or not isinstance(c, numbers.Integral)
-            or not 0 <= c < self.number_of_concepts
-        ]
-        if not ids or bad or len(set(ids)) != len(ids):
-            raise ValueError(
-                f"`concept_ids` must be distinct ints in [0, {self.number_of_concepts}), got "
-                f"{concept_ids!r}."
-            )
-        return [int(c) for c in ids]
 
     # ------------------------------------------------------------------ reductions
     def get_topk_images_per_concept(self, coeffs_u: Any, topk: int = 3) -> np.ndarray:
         """Indices of the ``topk`` images of highest mean code, per concept: ``(r, topk)``."""
-        coeffs_u = np.asarray(coeffs_u)
-        means = (
-            coeffs_u.mean(axis=tuple(range(1, coeffs_u.ndim - 1)))
-            if coeffs_u.ndim > 2
-            else coeffs_u
-        )
-        return np.argsort(-means, axis=0, kind="stable")[:topk].T
+        return topk_images_per_concept(coeffs_u, topk)
 
     def reduce_to_importance(
         self,
@@ -561,36 +433,17 @@ class HolisticCraft:
         """Explanations ``(N, ..., r)`` -> importances ``(r,)``: absolute value (optional),
         ``spatial_reducer`` over the positions, ``aggregation_reducer`` over the images
         (``"min"``, ``"max"``, ``"sum"``, ``"mean"``, ``"median"`` or None to skip)."""
-        explanation = np.asarray(explanation, np.float32)
-        if abs_before_reduce:
-            explanation = np.abs(explanation)
-        axes = tuple(range(1, explanation.ndim - 1))
-        if axes:
-            explanation = _reduce(explanation, spatial_reducer, axes, "spatial_reducer")
-        return _reduce(explanation, aggregation_reducer, 0, "aggregation_reducer")
+        return reduce_to_importance(
+            explanation, spatial_reducer, abs_before_reduce, aggregation_reducer
+        )
 
     def reduce_to_prevalence(self, explanation: Any) -> np.ndarray:
         """Fraction of the images where each concept is the most important (sums to 1)."""
-        dominant = self._dominant(explanation)
-        return np.bincount(dominant, minlength=self.number_of_concepts) / len(dominant)
+        return reduce_to_prevalence(explanation, self.number_of_concepts)
 
     def reduce_to_reliability(self, explanation: Any, accuracy: Any) -> np.ndarray:
         """Mean ``accuracy`` of the images where each concept dominates (0 where none)."""
-        dominant = self._dominant(explanation)
-        accuracy = np.asarray(accuracy, np.float64).ravel()
-        if len(accuracy) != len(dominant):
-            raise ValueError(
-                f"`accuracy` must hold one value per image ({len(dominant)}), got {len(accuracy)}."
-            )
-        sums = np.bincount(dominant, weights=accuracy, minlength=self.number_of_concepts)
-        counts = np.bincount(dominant, minlength=self.number_of_concepts)
-        return np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
-
-    def _dominant(self, explanation: Any) -> np.ndarray:
-        explanation = np.asarray(explanation, np.float32)
-        axes = tuple(range(1, explanation.ndim - 1))
-        per_image = explanation.mean(axis=axes) if axes else explanation
-        return np.argmax(per_image, axis=-1)
+        return reduce_to_reliability(explanation, accuracy, self.number_of_concepts)
 
 
 class HolisticCraftTf(HolisticCraft):

@@ -4,6 +4,7 @@ localizer (Xplique 2.0.2's names), used by :mod:`.holistic_craft`."""
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -14,17 +15,10 @@ import tensorflow as tf
 from ..commons.model_splitting import split_model
 from ..commons.validation import check_batch_size, check_choice, to_float_tensor
 from .extractors.nmf import NMF
+from .holistic_reductions import REDUCERS
 
 if TYPE_CHECKING:  # annotations only: holistic_craft imports this module
     from .holistic_craft import HolisticCraft
-
-REDUCERS = {
-    "min": np.min,
-    "max": np.max,
-    "sum": np.sum,
-    "mean": np.mean,
-    "median": np.median,
-}
 
 
 # ---------------------------------------------------------------------------- latent extractor
@@ -186,7 +180,8 @@ class ExtractorFactorizer:
         return isinstance(self.extractor, NMF)
 
 
-def _as_factorizer(factorizer: Any, number_of_concepts: int) -> Any:
+def as_factorizer(factorizer: Any, number_of_concepts: int) -> Any:
+    """Xplique's factorizer as is, one of our extractors wrapped, or None: ``NMF(r)``."""
     if factorizer is None:
         return ExtractorFactorizer(NMF(number_of_concepts))
     if hasattr(factorizer, "encode") and hasattr(factorizer, "fit"):
@@ -194,8 +189,42 @@ def _as_factorizer(factorizer: Any, number_of_concepts: int) -> Any:
     return ExtractorFactorizer(factorizer)
 
 
+def factorization_input(
+    latent_extractor: Any, inputs: Any, factorizer: Any
+) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Activations of every position of ``inputs`` as a float32 ``(n_positions, p)`` matrix,
+    and the shape of their positions ``(N, ...)``; checked for the factorizer.
+
+    Warns when the layer has a single position (holistic CRAFT needs a spatial or token
+    layer); raises when the factorizer needs non-negative activations and gets negative ones.
+    """
+    batches = [
+        np.asarray(latent.get_activations(as_numpy=True))
+        for latent in latent_extractor.input_to_latent_generator(inputs)
+    ]
+    if not batches:
+        raise ValueError("`inputs` is empty: no activations were extracted.")
+    activations = np.concatenate(batches, axis=0)
+    shape = activations.shape[:-1]
+    if activations.ndim > 2 and int(np.prod(shape[1:])) <= 1:
+        warnings.warn(
+            f"The activations of shape {activations.shape} have a single position: holistic "
+            "CRAFT needs a spatial (or token) layer, e.g. before the global pooling.",
+            UserWarning,
+            stacklevel=3,
+        )
+    flat = activations.reshape(-1, activations.shape[-1]).astype(np.float32)
+    if getattr(factorizer, "requires_positive_activations", False) and flat.min() < 0:
+        raise ValueError(
+            f"The factorizer needs non-negative activations, got a minimum of {flat.min():.4g}:"
+            " split the model after a ReLU or pass a signed factorizer (e.g. PCA)."
+        )
+    return flat, shape
+
+
 # ---------------------------------------------------------------------------- decoder, localizer
-def _predictions_tensor(predictions: Any) -> tf.Tensor:
+def predictions_tensor(predictions: Any) -> tf.Tensor:
+    """Predictions as a tensor (Xplique's ``TfClassifierTensor`` too); boxes raise."""
     if hasattr(predictions, "to_batched_tensor"):
         return tf.convert_to_tensor(predictions.to_batched_tensor())
     if isinstance(predictions, list | tuple):
@@ -218,7 +247,7 @@ class ConceptDecoder:
         self.latent_data = latent_data
 
     def __call__(self, coeffs_u: Any) -> tf.Tensor:
-        return _predictions_tensor(
+        return predictions_tensor(
             self.parent_craft._decode_coefficients(self.latent_data, coeffs_u)
         )
 
@@ -280,14 +309,8 @@ class ConceptLocalizer:
 
 
 # ---------------------------------------------------------------------------- holistic CRAFT
-def _reduce(values: np.ndarray, reducer: str | None, axis: Any, name: str) -> np.ndarray:
-    if reducer is None:
-        return values
-    check_choice(reducer, name, tuple(REDUCERS))
-    return REDUCERS[reducer](values, axis=axis)
-
-
-def _checked(explanation: Any, shape: tuple) -> np.ndarray:
+def check_explanation_shape(explanation: Any, shape: tuple) -> np.ndarray:
+    """Explanations as float32, raising unless they have the shape of the codes."""
     explanation = np.asarray(explanation, np.float32)
     if explanation.shape != tuple(shape):
         raise ValueError(
@@ -298,7 +321,8 @@ def _checked(explanation: Any, shape: tuple) -> np.ndarray:
     return explanation
 
 
-def _is_white_box(explainer_class: Any) -> bool:
+def is_white_box(explainer_class: Any) -> bool:
+    """Whether ``explainer_class`` needs gradients (a ``WhiteBoxExplainer``)."""
     if not isinstance(explainer_class, type):
         return False
     return any(base.__name__ == "WhiteBoxExplainer" for base in explainer_class.__mro__)

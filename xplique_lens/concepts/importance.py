@@ -1,21 +1,20 @@
 """Concept importance: attribution methods applied in concept space (the holistic framework).
 
 Activations factorise as ``A ~ U W (+ mean)``; the latent-to-logit function ``h`` composed with
-the reconstruction gives a model on concept codes, ``H(U) = h(U W + mean)``. Any attribution
-method explains ``H`` at ``U``: its attributions over the ``r`` codes are the concept importances
-of that image (local importance); averaging over the images of a class gives the global
-importance (Fel et al. 2023, "A Holistic Approach to Unifying Automatic Concept Extraction and
-Concept Importance Estimation", NeurIPS, arXiv 2306.07304, section 3).
+the reconstruction gives a model on concept codes, ``H(U) = h(U W + mean)``
+(:mod:`~xplique_lens.concepts.concept_space`). Any attribution method explains ``H`` at ``U``: its
+attributions over the ``r`` codes are the concept importances of that image (local importance);
+averaging over the images of a class gives the global importance (Fel et al. 2023, "A Holistic
+Approach to Unifying Automatic Concept Extraction and Concept Importance Estimation", NeurIPS,
+arXiv 2306.07304, section 3).
 
-The estimators reuse the attribution family: the gradient methods (``saliency``,
-``gradient_input``, ``integrated_gradients``, ``smoothgrad``) are the explainers of
-:mod:`xplique_lens.attributions` run on ``H``; the perturbation methods (``sobol``,
-``occlusion``, ``rise``) run the streaming Sobol kernel (:func:`~xplique_lens.attributions.sobol.
-sobol_explain`, :func:`~xplique_lens.attributions.sobol.perturbation_scores`) with a concept
-mask. For codes of a spatial layer ``(N, h, w, r)`` one mask value per concept acts at every
-position (as CRAFT's Sobol importance), and gradient attributions are summed over positions, so
-every method returns ``(N, r)``. On flat codes the perturbation estimators equal the Occlusion
-and Rise explainers run on ``H`` (a test checks it).
+The methods are the named strategies of :mod:`~xplique_lens.concepts.importance_methods`: the
+gradient explainers of :mod:`xplique_lens.attributions` run on ``H``, and the perturbation
+methods (``sobol``, ``occlusion``, ``rise``) run the streaming Sobol kernel with a concept mask.
+For codes of a spatial layer ``(N, h, w, r)`` one mask value per concept acts at every position
+(as CRAFT's Sobol importance), and gradient attributions are summed over positions, so every
+method returns ``(N, r)``. On flat codes the perturbation estimators equal the Occlusion and Rise
+explainers run on ``H`` (a test checks it).
 
 The same functions compare dictionary directions with single neurons ("local vs distributed"
 representations): :func:`neuron_basis` turns activations into the canonical basis
@@ -30,139 +29,39 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from ..attributions import GradientInput, IntegratedGradients, Saliency, SmoothGrad
-from ..attributions.sobol import (
-    Perturbation,
-    make_perturbation_scorer,
-    perturbation_scores,
-    sobol_explain,
-)
 from ..commons.inputs import sanitize_for_model
+from ..commons.operators import OperatorSignature, get_operator, with_activation
 from ..commons.validation import (
     check_batch_size,
     check_choice,
-    check_finite,
-    check_positive_int,
-    check_power_of_two,
-    to_float_tensor,
+    check_is_fitted,
+    check_seed,
+    resolve_seed,
 )
-
-METHODS = (
-    "sobol",
-    "gradient_input",
-    "saliency",
-    "integrated_gradients",
-    "smoothgrad",
-    "occlusion",
-    "rise",
+from .concept_space import (
+    ConceptMasking,
+    as_codes,
+    as_concept_bank,
+    concept_space_model,
+    neuron_basis,
 )
-GRADIENT_METHODS = {
-    "gradient_input": GradientInput,
-    "saliency": Saliency,
-    "integrated_gradients": IntegratedGradients,
-    "smoothgrad": SmoothGrad,
-}
+from .importance_methods import GRADIENT_METHODS, IMPORTANCE_METHODS, METHODS, ConceptSpace
 
-
-# ------------------------------------------------------------------------------ concept space
-def as_concept_bank(concept_bank: Any, name: str = "concept_bank") -> tf.Tensor:
-    """The concept bank ``W`` as a finite float32 ``(r, p)`` tensor; clear errors otherwise."""
-    bank = to_float_tensor(concept_bank, name)
-    if bank.shape.rank != 2 or bank.shape[0] == 0 or bank.shape[1] == 0:
-        raise ValueError(
-            f"`{name}` must be a non-empty matrix (number_of_concepts, n_features), got shape "
-            f"{tuple(bank.shape)}."
-        )
-    check_finite(bank, name)
-    return bank
-
-
-def as_codes(codes: Any, number_of_concepts: int, name: str = "codes") -> tf.Tensor:
-    """Codes ``(N, r)``, spatial ``(N, h, w, r)`` or per token ``(N, T, r)`` as float32,
-    checked against ``r``."""
-    tensor = to_float_tensor(codes, name)
-    if tensor.shape.rank not in (2, 3, 4):
-        raise ValueError(
-            f"`{name}` must be concept codes (N, r), spatial codes (N, h, w, r) or token codes "
-            f"(N, T, r), got shape {tuple(tensor.shape)}."
-        )
-    if tensor.shape[-1] != number_of_concepts:
-        raise ValueError(
-            f"`{name}` has {tensor.shape[-1]} concepts on its last axis but the concept bank has "
-            f"{number_of_concepts} rows."
-        )
-    if tensor.shape[0] == 0:
-        raise ValueError(f"`{name}` is empty: expected at least one sample.")
-    check_finite(tensor, name)
-    return tensor
-
-
-def concept_space_model(
-    latent_to_logit_model: Callable, concept_bank: Any, mean: Any = None
-) -> Callable:
-    """``H(U) = h(U W + mean)``: the model on concept codes ``(B, r)`` or ``(B, h, w, r)``.
-
-    Differentiable with respect to the codes; ``mean`` is the extractor's mean (PCA, ICA) or None.
-    """
-    if not callable(latent_to_logit_model):
-        raise TypeError(
-            "`latent_to_logit_model` must be callable (a Keras model), got "
-            f"{type(latent_to_logit_model).__name__}."
-        )
-    bank = as_concept_bank(concept_bank)
-    offset = None if mean is None else tf.reshape(to_float_tensor(mean, "mean"), (-1,))
-    if offset is not None and offset.shape[0] != bank.shape[1]:
-        raise ValueError(
-            f"`mean` has {offset.shape[0]} features but the concept bank has {bank.shape[1]}."
-        )
-
-    def model(codes: tf.Tensor) -> tf.Tensor:
-        activations = tf.tensordot(tf.cast(codes, tf.float32), bank, axes=1)
-        if offset is not None:
-            activations = activations + offset
-        return tf.cast(latent_to_logit_model(activations), tf.float32)
-
-    model.concept_bank = bank
-    model.number_of_concepts = int(bank.shape[0])
-    return model
-
-
-def neuron_basis(activations: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Single neurons as concepts: codes ``U = A`` and the identity bank ``W = I`` ``(p, p)``.
-
-    Feeding these to the importance estimators and the C-fidelity metrics gives the
-    "local" (canonical basis) counterpart of a dictionary's "distributed" directions.
-    """
-    tensor = to_float_tensor(activations, "activations")
-    if tensor.shape.rank not in (2, 4):
-        raise ValueError(
-            f"`activations` must be (N, p) or (N, h, w, p), got shape {tuple(tensor.shape)}."
-        )
-    return tensor.numpy(), np.eye(int(tensor.shape[-1]), dtype=np.float32)
-
-
-class ConceptMasking(Perturbation):
-    """``u * m + (1 - m) * baseline`` with one mask value per concept, broadcast over positions.
-
-    ``masks`` is ``(B, r)``; ``inputs`` ``(B, r)`` or spatial ``(B, h, w, r)``.
-    """
-
-    def __init__(self, baseline_value: float = 0.0):
-        self.baseline_value = float(baseline_value)
-
-    def __call__(self, inputs, masks, *extras):
-        masks = tf.reshape(masks, (-1, *([1] * (inputs.shape.rank - 2)), masks.shape[-1]))
-        return inputs * masks + (1.0 - masks) * self.baseline_value
-
-    def __repr__(self) -> str:
-        return f"ConceptMasking(baseline_value={self.baseline_value})"
-
-
-def _score_function(model: Callable) -> Callable:
-    def score(codes: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
-        return tf.reduce_sum(model(codes) * targets, axis=-1)
-
-    return score
+__all__ = [
+    "GRADIENT_METHODS",
+    "IMPORTANCE_METHODS",
+    "METHODS",
+    "ConceptImportance",
+    "ConceptMasking",
+    "as_codes",
+    "as_concept_bank",
+    "as_local_importances",
+    "concept_space_model",
+    "estimate_concept_importance",
+    "global_importance",
+    "neuron_basis",
+    "prevalence_reliability",
+]
 
 
 # ------------------------------------------------------------------------------ estimators
@@ -179,13 +78,22 @@ class ConceptImportance:
     method
         One of ``"sobol"`` (total Sobol indices, CRAFT's choice), ``"gradient_input"``,
         ``"saliency"``, ``"integrated_gradients"``, ``"smoothgrad"``, ``"occlusion"``,
-        ``"rise"``.
+        ``"rise"`` (the keys of
+        :data:`~xplique_lens.concepts.importance_methods.IMPORTANCE_METHODS`).
     mean
         The extractor's mean (``PCA.mean_``), added to the reconstruction; None for NMF.
     batch_size
         Forward (or gradient) passes of ``h`` per chunk: bounds the memory.
-    seed
-        Seed of the random methods (``rise``, ``smoothgrad``, random Sobol samplers).
+    seed : int or None, default 0
+        Seed of the random methods (``rise``, ``smoothgrad``, random Sobol samplers); None
+        draws fresh randomness at every call.
+    operator
+        The score explained, as in the sibling metrics (:class:`~xplique_lens.concepts.CDeletion`
+        ...): ``None`` (classification: ``sum(H(u) * targets)``), ``"classification"``,
+        ``"regression"``, or a callable ``(model, codes, targets) -> scores``.
+    activation
+        ``None``, ``"softmax"`` or ``"sigmoid"``, applied to the logits of ``H`` before the
+        operator (e.g. to explain probabilities).
     **params
         Settings of the method: ``nb_design``, ``sampler``, ``estimator`` (sobol);
         ``steps``, ``baseline_value`` (integrated_gradients); ``nb_samples``, ``noise``
@@ -205,16 +113,6 @@ class ConceptImportance:
     Unifying Automatic Concept Extraction and Concept Importance Estimation", NeurIPS 2023.
     """
 
-    _PARAMS = {
-        "sobol": {"nb_design": 32, "sampler": None, "estimator": None},
-        "gradient_input": {},
-        "saliency": {},
-        "integrated_gradients": {"steps": 50, "baseline_value": 0.0},
-        "smoothgrad": {"nb_samples": 50, "noise": 0.2},
-        "occlusion": {"occlusion_value": 0.0},
-        "rise": {"nb_samples": 2000, "preservation_probability": 0.5, "mask_value": 0.0},
-    }
-
     def __init__(
         self,
         latent_to_logit_model: Callable,
@@ -222,59 +120,34 @@ class ConceptImportance:
         method: str = "sobol",
         mean: Any = None,
         batch_size: int | None = 64,
-        seed: int = 0,
+        seed: int | None = 0,
+        *,
+        operator: str | OperatorSignature | None = None,
+        activation: str | None = None,
         **params: Any,
     ):
         self.method = check_choice(method, "method", METHODS)
-        unknown = set(params) - set(self._PARAMS[method])
-        if unknown:
-            raise ValueError(
-                f"Unknown parameter(s) {sorted(unknown)} for method {method!r}; expected some of "
-                f"{sorted(self._PARAMS[method])}."
-            )
-        self.params = {**self._PARAMS[method], **params}
+        strategy = IMPORTANCE_METHODS[method]
+        self.params = strategy.settings(params)
         self.batch_size = check_batch_size(batch_size)
-        self.seed = int(seed)
+        self.seed = check_seed(seed)
         self.latent_to_logit_model = latent_to_logit_model
         self.model = concept_space_model(latent_to_logit_model, concept_bank, mean)
         self.number_of_concepts = self.model.number_of_concepts
-        self._validate_params()
-        self._explainer = None
-        if method in GRADIENT_METHODS:
-            kwargs = dict(self.params)
-            if method == "smoothgrad":
-                kwargs["seed"] = self.seed
-            self._explainer = GRADIENT_METHODS[method](
-                self.model, batch_size=self.batch_size, reducer=None, **kwargs
-            )
-        else:
-            value_key = {"sobol": None, "occlusion": "occlusion_value", "rise": "mask_value"}
-            key = value_key[method]
-            self._perturbation = ConceptMasking(0.0 if key is None else self.params[key])
-            self._scorer = make_perturbation_scorer(
-                _score_function(self.model),
-                self._perturbation,
-                mask_shape=(self.number_of_concepts,),
-            )
-
-    def _validate_params(self) -> None:
-        p = self.params
-        if self.method == "sobol":
-            p["nb_design"] = check_power_of_two(p["nb_design"], "nb_design")
-        if self.method in ("smoothgrad", "rise"):
-            p["nb_samples"] = check_positive_int(p["nb_samples"], "nb_samples")
-        if self.method == "integrated_gradients":
-            p["steps"] = check_positive_int(p["steps"], "steps", minimum=2)
-        if self.method == "rise" and not 0.0 < float(p["preservation_probability"]) <= 1.0:
-            raise ValueError(
-                "`preservation_probability` must be in (0, 1], got "
-                f"{p['preservation_probability']!r}."
-            )
+        self.operator = get_operator(operator)
+        self.activation = activation
+        self.space = ConceptSpace(
+            with_activation(self.model, activation),
+            self.operator,
+            self.number_of_concepts,
+            self.batch_size,
+        )
+        self._estimate = strategy.build(self.space, self.params, self.seed)
 
     @classmethod
     def from_craft(cls, craft: Any, method: str = "sobol", **kwargs: Any) -> ConceptImportance:
         """Estimator on a fitted :class:`~xplique_lens.concepts.Craft`'s concept space."""
-        craft._check_fitted()
+        check_is_fitted(craft, "concept_bank_", hint="craft.fit(inputs, class_id)")
         kwargs.setdefault("batch_size", craft.batch_size)
         return cls(
             craft.latent_to_logit_model,
@@ -291,52 +164,10 @@ class ConceptImportance:
         """
         codes = as_codes(codes, self.number_of_concepts)
         codes, targets = sanitize_for_model(self.model, codes, targets, self.model, self.batch_size)
-        if self._explainer is not None:
-            if self.method in ("integrated_gradients", "smoothgrad"):
-                maps = self._explainer.explain(codes, targets, verbose=verbose)
-            else:
-                maps = self._explainer.explain(codes, targets)
-            return tf.reduce_sum(maps, axis=(1, 2)) if maps.shape.rank == 4 else maps
-        return getattr(self, f"_{self.method}")(codes, targets, verbose)
+        seed = resolve_seed(self.seed)
+        return self._estimate(codes, targets, seed, bool(verbose))
 
     __call__ = explain
-
-    # perturbation methods: the streaming kernel of the Sobol family with a concept mask
-    def _sobol(self, codes: tf.Tensor, targets: tf.Tensor, verbose: bool) -> tf.Tensor:
-        return sobol_explain(
-            None,
-            codes,
-            targets,
-            nb_design=self.params["nb_design"],
-            sampler=self.params["sampler"],
-            estimator=self.params["estimator"],
-            perturbation=self._perturbation,
-            batch_size=self.batch_size,
-            mask_shape=(self.number_of_concepts,),
-            seed=self.seed,
-            verbose=verbose,
-            scorer=self._scorer,
-        )
-
-    def _scores(self, codes, targets, masks, verbose) -> tf.Tensor:
-        return perturbation_scores(
-            self._scorer, codes, targets, masks, (), self.batch_size, verbose
-        )
-
-    def _occlusion(self, codes: tf.Tensor, targets: tf.Tensor, verbose: bool) -> tf.Tensor:
-        r = self.number_of_concepts
-        masks = tf.concat([tf.ones((1, r)), 1.0 - tf.eye(r)], axis=0)
-        scores = self._scores(codes, targets, masks, verbose)
-        return scores[:, :1] - scores[:, 1:]
-
-    def _rise(self, codes: tf.Tensor, targets: tf.Tensor, verbose: bool) -> tf.Tensor:
-        keep = float(self.params["preservation_probability"])
-        uniform = tf.random.stateless_uniform(
-            (self.params["nb_samples"], self.number_of_concepts), [self.seed, 0]
-        )
-        masks = tf.cast(uniform < keep, tf.float32)
-        scores = self._scores(codes, targets, masks, verbose)
-        return tf.matmul(scores, masks) / (tf.reduce_sum(masks, axis=0)[None] + 1e-4)
 
     def __repr__(self) -> str:
         return (
@@ -353,18 +184,30 @@ def estimate_concept_importance(
     method: str = "sobol",
     mean: Any = None,
     batch_size: int | None = 64,
-    seed: int = 0,
+    seed: int | None = 0,
+    *,
+    operator: str | OperatorSignature | None = None,
+    activation: str | None = None,
     **params: Any,
 ) -> np.ndarray:
     """Local concept importances ``(N, r)`` (functional form of :class:`ConceptImportance`)."""
     estimator = ConceptImportance(
-        latent_to_logit_model, concept_bank, method, mean, batch_size, seed, **params
+        latent_to_logit_model,
+        concept_bank,
+        method,
+        mean,
+        batch_size,
+        seed,
+        operator=operator,
+        activation=activation,
+        **params,
     )
     return estimator.explain(codes, targets).numpy()
 
 
 # ------------------------------------------------------------------------------ summaries
-def _as_local(local_importances: Any) -> np.ndarray:
+def as_local_importances(local_importances: Any) -> np.ndarray:
+    """Local importances as a finite float32 ``(N, r)`` matrix; clear errors otherwise."""
     local = np.asarray(local_importances, dtype=np.float32)
     if local.ndim != 2 or local.shape[0] == 0:
         raise ValueError(
@@ -391,7 +234,7 @@ def global_importance(local_importances: Any, labels: Any = None) -> np.ndarray:
     Returns ``(r,)`` without labels, else ``(C, r)`` for classes ``0 .. max(labels)`` (rows of
     absent classes are NaN).
     """
-    local = _as_local(local_importances)
+    local = as_local_importances(local_importances)
     if labels is None:
         return local.mean(axis=0)
     labels = _as_labels(labels, len(local))
@@ -418,7 +261,7 @@ def prevalence_reliability(local_importances: Any, correct: Any = None) -> dict[
     A prevalent but unreliable concept is a strategy that leads the model astray (the holistic
     paper's analysis of misclassifications, section 5).
     """
-    local = _as_local(local_importances)
+    local = as_local_importances(local_importances)
     n, r = local.shape
     top = local.argmax(axis=1)
     counts = np.bincount(top, minlength=r)

@@ -12,9 +12,13 @@ Importance Estimation", NeurIPS, arXiv 2306.07304, section 4 and table 1):
   by the Hungarian algorithm (lower is more stable); :func:`dictionary_distance` for two banks;
 - :func:`fid`: Fréchet distance between Gaussians fitted to the activations and to their
   reconstructions, in the activation space of the layer (or any ``feature_fn`` of it);
-- :func:`ood_score`: mean k-nearest-neighbour distance of the reconstructions to the real
-  activations, relative to the same distance among real activations (1 is "as in distribution
-  as the data", larger is further out).
+- :func:`reconstruction_ood_score`: mean k-nearest-neighbour distance of the reconstructions to
+  the real activations, relative to the same distance among real activations (1 is "as in
+  distribution as the data", larger is further out). Not to be confused with
+  :func:`xplique_lens.metrics.baseline_criteria.ood_score`, the absolute k-NN distance of
+  perturbed images to real ones in a model's feature space.
+
+The Fréchet and k-NN kernels are those of every family (:mod:`xplique_lens.commons.stats`).
 """
 
 from __future__ import annotations
@@ -26,10 +30,10 @@ from typing import Any
 
 import numpy as np
 import tensorflow as tf
-from scipy import linalg
 from scipy.optimize import linear_sum_assignment
 from tqdm.auto import tqdm
 
+from ..commons.stats import frechet_distance, knn_distances
 from ..commons.validation import check_choice, check_positive_int
 from .extractors import ICA, NMF, PCA, KMeans, SparseCoding
 from .extractors.base import as_activation_matrix
@@ -160,22 +164,6 @@ def _features(matrix: tf.Tensor, feature_fn: Callable | None, batch_size: int) -
     return feats.numpy().astype(np.float64)
 
 
-def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
-    """Fréchet distance between Gaussians fitted to two sets of features ``(n, d)``."""
-    mu_a, mu_b = features_a.mean(0), features_b.mean(0)
-    cov_a = np.atleast_2d(np.cov(features_a, rowvar=False))
-    cov_b = np.atleast_2d(np.cov(features_b, rowvar=False))
-    with warnings.catch_warnings():  # rank-deficient covariances (e.g. KMeans) are expected
-        warnings.simplefilter("ignore", linalg.LinAlgWarning)
-        covmean = linalg.sqrtm(cov_a @ cov_b)
-    if not np.isfinite(covmean).all():
-        offset = np.eye(len(cov_a)) * 1e-6
-        covmean = linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
-    covmean = np.real(covmean)
-    value = np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a + cov_b - 2.0 * covmean)
-    return float(max(value, 0.0))
-
-
 def fid(
     activations: Any,
     reconstruction: Any,
@@ -198,23 +186,7 @@ def fid(
     )
 
 
-@tf.function(reduce_retracing=True)
-def _knn_distances(queries: tf.Tensor, bank: tf.Tensor, k: int, skip_self: bool) -> tf.Tensor:
-    """Mean distance of each query to its ``k`` nearest rows of ``bank`` (squared-l2 trick, in
-    float64 so that the distance of a row to itself is 0 up to 1e-7)."""
-    queries, bank = tf.cast(queries, tf.float64), tf.cast(bank, tf.float64)
-    sq = (
-        tf.reduce_sum(queries**2, 1)[:, None]
-        - 2.0 * tf.matmul(queries, bank, transpose_b=True)
-        + tf.reduce_sum(bank**2, 1)[None]
-    )
-    dist = tf.sqrt(tf.maximum(sq, 0.0))
-    extra = 1 if skip_self else 0
-    nearest = -tf.math.top_k(-dist, k + extra).values
-    return tf.reduce_mean(nearest[:, extra:], axis=1)
-
-
-def ood_score(
+def reconstruction_ood_score(
     activations: Any,
     reconstruction: Any,
     k: int = 1,
@@ -226,7 +198,8 @@ def ood_score(
     reconstruction to its ``k`` nearest real activations, over the same leave-one-out distance
     among the real activations. A perfect reconstruction scores 0, reconstructions as close to
     the data as the data is to itself score ~1, larger values are out of distribution.
-    Distances are computed in TF, ``batch_size`` queries at a time.
+    Distances are computed in TF, ``batch_size`` queries at a time
+    (:func:`~xplique_lens.commons.stats.knn_distances`).
     """
     matrix = as_activation_matrix(activations)
     k = check_positive_int(k, "k")
@@ -235,16 +208,23 @@ def ood_score(
     approx = _reconstruction(matrix, reconstruction)
 
     def mean_knn(queries: tf.Tensor, skip_self: bool) -> float:
-        parts = [
-            _knn_distances(queries[s : s + batch_size], matrix, k, skip_self)
-            for s in range(0, len(queries), batch_size)
-        ]
-        return float(tf.reduce_mean(tf.concat(parts, 0)))
+        return float(tf.reduce_mean(knn_distances(queries, matrix, k, skip_self, batch_size)))
 
     reference = mean_knn(matrix, True)
     if reference == 0.0:
         raise ValueError("`activations` rows are all duplicates: the k-NN scale is zero.")
     return mean_knn(approx, False) / reference
+
+
+def ood_score(*args: Any, **kwargs: Any) -> float:
+    """Deprecated name of :func:`reconstruction_ood_score` (it clashed with
+    :func:`xplique_lens.metrics.baseline_criteria.ood_score`, another score)."""
+    warnings.warn(
+        "`concepts.metrics.ood_score` is renamed `reconstruction_ood_score`.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return reconstruction_ood_score(*args, **kwargs)
 
 
 def default_extractors(n_components: int, seed: int = 0) -> dict[str, Any]:
@@ -322,7 +302,7 @@ def compare_extractors(
             elif metric == "fid":
                 row[metric] = fid(matrix, approx, feature_fn)
             else:
-                row[metric] = ood_score(matrix, approx)
+                row[metric] = reconstruction_ood_score(matrix, approx)
         table[name] = row
     return table
 

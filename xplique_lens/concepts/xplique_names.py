@@ -24,134 +24,33 @@ Activation FacTorization for Explainability", CVPR 2023 (arXiv 2211.10154).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
-from enum import Enum
-from typing import Any, NamedTuple
+from typing import Any
 
 import keras
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..commons.validation import check_positive_int
+from ..commons.validation import check_is_fitted, check_positive_int
 from .craft import Craft
 from .craft_manager import CraftManager
+from .craft_records import (
+    DisplayImportancesOrder,
+    EncodedData,
+    Factorization,
+    PartialExplainer,
+    Sensitivity,
+)
 
-
-class DisplayImportancesOrder(Enum):
-    """Order of the concepts in CRAFT plots: ``GLOBAL`` (importance over the class) or
-    ``LOCAL`` (importance for the one image shown), as Xplique."""
-
-    GLOBAL = 0
-    LOCAL = 1
-
-
-class EncodedData(NamedTuple):
-    """What ``HolisticCraft.encode`` returns per batch: the latent data and its concept codes.
-
-    Attributes
-    ----------
-    latent_data
-        The latent representation (``get_activations`` / ``set_activations``).
-    coeffs_u
-        Concept codes ``U``: a NumPy array, or a ``tf.Tensor`` keeping the gradient when encoded
-        with ``differentiable=True``.
-    """
-
-    latent_data: Any
-    coeffs_u: Any
-
-
-class PartialExplainer:
-    """An explainer class and its settings, instantiated later with ``model`` and
-    ``batch_size`` (Xplique's deferred explainer of holistic CRAFT).
-
-    Parameters
-    ----------
-    explainer_class
-        An explainer class (ours or Xplique's) or a factory accepting ``model=`` and
-        ``batch_size=``.
-    **kwargs
-        Its other settings (``operator``, ``reducer``, ``grid_size``...), never ``model`` or
-        ``batch_size``.
-
-    Raises
-    ------
-    ValueError
-        If ``model`` or ``batch_size`` is given in ``kwargs``.
-    TypeError
-        If ``explainer_class`` is not callable.
-    """
-
-    def __init__(self, explainer_class: Callable, **kwargs: Any):
-        if "model" in kwargs or "batch_size" in kwargs:
-            raise ValueError(
-                "PartialExplainer must not receive `model` or `batch_size` (got "
-                f"{sorted(k for k in kwargs if k in ('model', 'batch_size'))}): they are "
-                "provided when the explanation is computed."
-            )
-        if not callable(explainer_class):
-            raise TypeError(
-                f"`explainer_class` must be an explainer class or factory, got "
-                f"{type(explainer_class).__name__}."
-            )
-        self.explainer_class = explainer_class
-        self.kwargs = dict(kwargs)
-
-    def __call__(self, model: Callable, batch_size: int | None) -> Any:
-        """The explainer ``explainer_class(model=model, batch_size=batch_size, **kwargs)``."""
-        return self.explainer_class(model=model, batch_size=batch_size, **self.kwargs)
-
-    def __repr__(self) -> str:
-        name = getattr(self.explainer_class, "__name__", repr(self.explainer_class))
-        return f"PartialExplainer({name}, {self.kwargs!r})"
-
-
-@dataclasses.dataclass
-class Factorization:
-    """Xplique's record of a CRAFT factorization (``craft.factorization``).
-
-    Attributes
-    ----------
-    inputs
-        The images given to ``fit`` (``None`` for holistic CRAFT).
-    class_id
-        The explained class.
-    crops
-        The crops ``X`` (``None`` for holistic CRAFT).
-    reducer
-        The fitted extractor / factorizer.
-    crops_u
-        Codes of the crops ``U`` (``None`` for holistic CRAFT).
-    concept_bank_w
-        The concept bank ``W`` ``(r, p)``.
-    coeffs_u
-        Codes of every position of the fitted images (holistic CRAFT).
-    """
-
-    inputs: np.ndarray | None
-    class_id: int
-    crops: np.ndarray | None
-    reducer: Any
-    crops_u: np.ndarray | None
-    concept_bank_w: np.ndarray
-    coeffs_u: np.ndarray | None = None
-
-
-@dataclasses.dataclass
-class Sensitivity:
-    """Xplique's record of the global concept importances (``craft.sensitivity``).
-
-    Attributes
-    ----------
-    importances
-        Total Sobol index of each concept ``(r,)``.
-    most_important_concepts
-        Concept ids by decreasing importance.
-    """
-
-    importances: np.ndarray
-    most_important_concepts: np.ndarray
+__all__ = [
+    "CraftManagerTf",
+    "CraftTf",
+    "DisplayImportancesOrder",
+    "EncodedData",
+    "Factorization",
+    "PartialExplainer",
+    "Sensitivity",
+]
 
 
 def _check_keras(model: Any, name: str) -> None:
@@ -223,9 +122,11 @@ class CraftTf(Craft):
 
     def check_if_fitted(self) -> None:
         """Raise ``NotFittedError`` if ``fit`` was not called (Xplique's name)."""
-        self._check_fitted()
+        check_is_fitted(self, "concept_bank_", hint="fit(inputs, class_id)")
 
-    def fit(self, inputs: Any, class_id: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def fit(
+        self, inputs: Any, class_id: int = 0, verbose: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Fit the concepts of a class; returns ``(crops, crops_u, concept_bank_w)`` as Xplique.
 
         Parameters
@@ -234,13 +135,15 @@ class CraftTf(Craft):
             Images of the class ``(N, H, W, C)``.
         class_id
             Index of the class logit.
+        verbose
+            Show a progress bar (not in Xplique, whose ``fit`` is silent).
 
         Returns
         -------
         crops, crops_u, concept_bank_w
             The crops ``(M, patch, patch, C)``, their codes ``(M, r)`` and the bank ``(r, p)``.
         """
-        super().fit(inputs, class_id)
+        super().fit(inputs, class_id, verbose=verbose)
         self.factorization = Factorization(
             inputs=self.inputs_.numpy(),
             class_id=self.class_id_,
@@ -253,11 +156,11 @@ class CraftTf(Craft):
         return self.crops_, self.crops_u_, self.concept_bank_
 
     def estimate_importance(
-        self, inputs: Any = None, nb_design: int = 32, **kwargs: Any
+        self, inputs: Any = None, nb_design: int = 32, verbose: bool = False, **kwargs: Any
     ) -> np.ndarray:
         """Total Sobol indices of the concepts (see :meth:`Craft.estimate_importance`); the
         global ones (``inputs=None``) also fill ``sensitivity``."""
-        importances = super().estimate_importance(inputs, nb_design, **kwargs)
+        importances = super().estimate_importance(inputs, nb_design, verbose, **kwargs)
         if inputs is None:
             self.sensitivity = Sensitivity(importances, np.argsort(importances)[::-1])
         return importances
@@ -399,6 +302,8 @@ class CraftManagerTf(CraftManager):
     CVPR 2023.
     """
 
+    craft_class = CraftTf
+
     def __init__(
         self,
         input_to_latent_model: Callable,
@@ -421,30 +326,7 @@ class CraftManagerTf(CraftManager):
             number_of_concepts,
             batch_size,
             patch_size,
-            verbose=False,
         )
-        self.craft_instances = {
-            c: CraftTf(
-                input_to_latent_model,
-                latent_to_logit_model,
-                number_of_concepts,
-                batch_size,
-                patch_size,
-            )
-            for c in self.list_of_class_of_interest
-        }
-
-    def fit(self, nb_samples_per_class: int | None = None, verbose: bool = False) -> CraftManagerTf:
-        """Fit each :class:`CraftTf` on the inputs predicted as its class; returns ``self``."""
-        self.verbose = bool(verbose)
-        return super().fit(nb_samples_per_class)
-
-    def estimate_importance(
-        self, nb_design: int = 32, verbose: bool = False
-    ) -> dict[int, np.ndarray]:
-        """Global importances of every class, ``{class_id: (r,)}`` (each ``sensitivity`` set)."""
-        self.verbose = bool(verbose)
-        return super().estimate_importance(nb_design)
 
     def _craft(self, class_id: int) -> CraftTf:
         if class_id not in self.craft_instances:

@@ -8,14 +8,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ..commons.validation import check_flag, resolve_seed, resolve_verbose
 from .objectives import Objective
 from .optimisation import (
     check_common,
     check_shape,
     check_values_range,
     make_schedule,
-    resolve_seed,
     run_optimisation,
+    squeeze_single,
 )
 from .parametrisations import fourier_image, fourier_scale, spectrum_shape
 
@@ -33,7 +34,9 @@ def fourier(
     std: float = 0.01,
     seed: int | None = None,
     *,
-    progress: bool = True,
+    verbose: bool = False,
+    squeeze: bool = False,
+    progress: bool | None = None,
 ) -> tuple[np.ndarray, tf.Tensor]:
     """Visualise objective(s) by optimising the whole spectrum, scaled by ``1 / f ** fft_decay``.
 
@@ -44,27 +47,36 @@ def fourier(
 
     Parameters
     ----------
-    objective, nb_steps, noise_intensity, box_size, nb_crops, values_range, custom_shape, seed
+    objective, nb_steps, noise_intensity, box_size, nb_crops, values_range, custom_shape
         As in :func:`~xplique_lens.features.maco`.
+    seed : int or None, default None
+        Seed of the initial spectrum and of the crops and noise; None draws fresh randomness.
     optimizer
         Keras optimizer; default ``keras.optimizers.Adam(0.05)`` (Xplique's ``optimize``).
     fft_decay
         Decay of the spectrum scale: higher values suppress high frequencies.
     std
         Standard deviation of the initial spectrum.
-    progress
+    verbose
         Show a progress bar.
+    squeeze
+        Drop the leading objectives axis for a single objective (default ``False``, as
+        :func:`~xplique_lens.features.maco`).
+    progress
+        Deprecated alias of ``verbose`` (emits a ``DeprecationWarning``).
 
     Returns
     -------
     image, transparency
-        As in :func:`~xplique_lens.features.maco`.
+        As in :func:`~xplique_lens.features.maco`: ``(B, H, W, C)``, one per objective.
 
     References
     ----------
     Olah, Mordvintsev, Schubert (2017). *Feature Visualization.* Distill.
     https://distill.pub/2017/feature-visualization
     """
+    verbose = resolve_verbose(verbose, progress, "fourier")
+    squeeze = check_flag(squeeze, "squeeze")
     if not isinstance(objective, Objective):
         raise TypeError(f"`objective` must be an Objective, got {type(objective).__name__}.")
     nb_steps, nb_crops = check_common(nb_steps, nb_crops)
@@ -96,10 +108,7 @@ def fourier(
         boxes,
         nb_crops,
         seed,
-        progress,
+        verbose,
         "Fourier",
     )
-    images = images.numpy()
-    if batch == 1:
-        return images[0], transparency[0]
-    return images, transparency
+    return squeeze_single(images.numpy(), transparency, squeeze)

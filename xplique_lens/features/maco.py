@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ..commons.validation import check_flag, resolve_seed, resolve_verbose
 from .magnitude import (
     default_magnitude,
     magnitude_from_images,
@@ -20,8 +21,8 @@ from .optimisation import (
     check_shape,
     check_values_range,
     make_schedule,
-    resolve_seed,
     run_optimisation,
+    squeeze_single,
 )
 from .parametrisations import maco_image, spectrum_shape
 
@@ -64,7 +65,9 @@ def maco(
     seed: int | None = None,
     *,
     maco_dataset: tf.data.Dataset | np.ndarray | None = None,
-    progress: bool = True,
+    verbose: bool = False,
+    squeeze: bool = False,
+    progress: bool | None = None,
 ) -> tuple[np.ndarray, tf.Tensor]:
     """Visualise objective(s) with MACO (magnitude-constrained phase optimisation).
 
@@ -107,18 +110,26 @@ def maco(
         Fixed Fourier magnitude: ``None`` / ``"natural"`` (the shipped default), ``"1/f"``
         (analytic), or an array ``(C, h, w // 2 + 1)`` such as :func:`magnitude_from_images`
         returns (resampled to ``custom_shape``).
-    seed
-        Seed of the initial phase and of the crops and noise; same seed, same images.
+    seed : int or None, default None
+        Seed of the initial phase and of the crops and noise; same seed, same images. None draws
+        fresh randomness.
     maco_dataset
         Xplique's way to give your data: images (or a dataset of images) whose mean magnitude is
         used, as ``magnitude=magnitude_from_images(maco_dataset)``.
-    progress
+    verbose
         Show a progress bar.
+    squeeze
+        Drop the leading objectives axis for a single objective (the former return convention
+        and Xplique's). Default ``False``: the outputs always have the objectives axis, so
+        callers never branch on the rank.
+    progress
+        Deprecated alias of ``verbose`` (emits a ``DeprecationWarning``).
 
     Returns
     -------
     image
-        ``(H, W, C)`` numpy image for a single objective, ``(B, H, W, C)`` for a batch.
+        ``(B, H, W, C)`` numpy images, one per objective (``B = 1`` for a single objective),
+        or ``(H, W, C)`` for a single objective with ``squeeze=True``.
     transparency
         Same shape, ``tf.Tensor`` (as in Xplique): accumulated absolute image gradients.
 
@@ -127,6 +138,8 @@ def maco(
     Fel et al. (2023). *Unlocking Feature Visualization for Deeper Networks with MAgnitude
     Constrained Optimization.* NeurIPS. https://arxiv.org/abs/2306.06805
     """
+    verbose = resolve_verbose(verbose, progress, "maco")
+    squeeze = check_flag(squeeze, "squeeze")
     if not isinstance(objective, Objective):
         raise TypeError(f"`objective` must be an Objective, got {type(objective).__name__}.")
     nb_steps, nb_crops = check_common(nb_steps, nb_crops)
@@ -161,12 +174,9 @@ def maco(
         boxes,
         nb_crops,
         seed,
-        progress,
+        verbose,
         "MACO",
         image_args=(magnitude,),
         cache_key=("maco", values_range, width),
     )
-    images = images.numpy()
-    if batch == 1:
-        return images[0], transparency[0]
-    return images, transparency
+    return squeeze_single(images.numpy(), transparency, squeeze)

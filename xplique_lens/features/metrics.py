@@ -17,11 +17,13 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 import tensorflow as tf
-from scipy import linalg
 
 from ..commons.batching import batch_apply
 from ..commons.model_splitting import layer_model
+from ..commons.stats import frechet_distance
 from ..commons.validation import check_batch_size, to_float_tensor
+
+__all__ = ["FID", "Plausibility", "Transferability", "frechet_distance"]
 
 
 def _images(images, name: str, size: tuple[int, int]) -> tf.Tensor:
@@ -127,22 +129,11 @@ class Plausibility(_FeatureSpace):
     __call__ = evaluate
 
 
-def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
-    """``|mu_a - mu_b|^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))`` between two feature sets."""
-    mu_a, mu_b = features_a.mean(axis=0), features_b.mean(axis=0)
-    cov_a = np.atleast_2d(np.cov(features_a, rowvar=False)) if len(features_a) > 1 else 0.0
-    cov_b = np.atleast_2d(np.cov(features_b, rowvar=False)) if len(features_b) > 1 else 0.0
-    dim = len(mu_a)
-    cov_a = np.zeros((dim, dim)) if np.isscalar(cov_a) else cov_a
-    cov_b = np.zeros((dim, dim)) if np.isscalar(cov_b) else cov_b
-    root, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
-    root = np.real(root)
-    value = np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a + cov_b - 2.0 * root)
-    return float(max(value, 0.0))
-
-
 class FID(_FeatureSpace):
     """Frechet distance between features of visualizations and of real images (lower: better).
+
+    The distance is :func:`xplique_lens.commons.stats.frechet_distance`, shared with the concept
+    metrics' ``fid`` (re-exported here as ``frechet_distance``).
 
     Parameters
     ----------

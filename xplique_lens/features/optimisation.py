@@ -22,13 +22,11 @@ from .crops import add_noise, random_crops
 from .objectives import Objective
 
 
-def resolve_seed(seed: int | None) -> int:
-    """``seed`` as an int (a fresh random one when ``None``)."""
-    if seed is None:
-        return int(np.random.default_rng().integers(0, 2**31 - 1))
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"`seed` must be an int or None, got {seed!r}.")
-    return int(seed)
+def squeeze_single(images: np.ndarray, transparency: tf.Tensor, squeeze: bool) -> tuple:
+    """Drop the leading objectives axis of a single objective's outputs when ``squeeze``."""
+    if squeeze and images.shape[0] == 1:
+        return images[0], transparency[0]
+    return images, transparency
 
 
 def make_schedule(value, nb_steps: int, default: np.ndarray, name: str) -> np.ndarray:
@@ -149,7 +147,7 @@ class OptimisationLoop:
         noise_schedule: np.ndarray,
         box_schedule: np.ndarray,
         seed: int,
-        progress: bool,
+        verbose: bool,
         description: str,
     ) -> tuple[tf.Tensor, tf.Tensor]:
         """Optimise from ``initial``; return the images and the transparency."""
@@ -165,7 +163,7 @@ class OptimisationLoop:
         noise = tf.constant(noise_schedule, tf.float32)
         boxes = tf.constant(box_schedule, tf.float32)
         base_seed = tf.constant([seed, 0], tf.int64)
-        for index in tqdm(range(nb_steps), desc=description, disable=not progress, leave=False):
+        for index in tqdm(range(nb_steps), desc=description, disable=not verbose, leave=False):
             self.step(tf.constant(index, tf.int64), noise[index], boxes[index], base_seed)
         images = self.image_fn(self.variable, *self.image_args)
         return images, tf.convert_to_tensor(self.transparency)
@@ -195,7 +193,7 @@ def run_optimisation(
     box_schedule: np.ndarray,
     nb_crops: int,
     seed: int,
-    progress: bool,
+    verbose: bool,
     description: str,
     image_args: tuple = (),
     cache_key: tuple | None = None,
@@ -215,7 +213,7 @@ def run_optimisation(
         ``Nadam(1.0)``.
     nb_steps, noise_schedule, box_schedule, nb_crops, seed
         Loop length, per-step noise and crop sizes, crops per image, seed.
-    progress
+    verbose
         Show a tqdm progress bar.
     description
         Progress bar label.
@@ -252,7 +250,7 @@ def run_optimisation(
         noise_schedule,
         box_schedule,
         seed,
-        progress,
+        verbose,
         description,
     )
 

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ..commons.validation import resolve_verbose
 from ..features import maco as _maco
 from ..features.objectives import Objective
 
@@ -25,7 +26,8 @@ def maco(
     *,
     magnitude: np.ndarray | str | None = None,
     seed: int | None = None,
-    progress: bool = True,
+    verbose: bool = False,
+    progress: bool | None = None,
 ) -> tuple[np.ndarray, tf.Tensor]:
     """MACO feature visualization with Xplique 2.0.2's signature (same order and defaults).
 
@@ -46,20 +48,24 @@ def maco(
         magnitude is used; ``None``: the shipped natural-image magnitude.
     nb_steps, noise_intensity, box_size, nb_crops, values_range, custom_shape
         As in Xplique (see :func:`xplique_lens.features.maco`).
-    magnitude, seed, progress
-        Keyword-only extras of :func:`xplique_lens.features.maco`.
+    magnitude, seed, verbose
+        Keyword-only extras of :func:`xplique_lens.features.maco` (Xplique has none of them);
+        ``seed=None`` draws fresh randomness, ``verbose`` shows a progress bar.
+    progress
+        Deprecated alias of ``verbose`` (emits a ``DeprecationWarning``).
 
     Returns
     -------
     image, transparency
-        ``(H, W, C)`` numpy image and ``tf.Tensor`` transparency for one objective (a leading
-        batch axis for several).
+        ``(H, W, C)`` numpy image and ``tf.Tensor`` transparency for one objective, Xplique's
+        return convention (a leading batch axis for several).
 
     References
     ----------
     Fel et al. (2023). *Unlocking Feature Visualization for Deeper Networks with MAgnitude
     Constrained Optimization.* NeurIPS. https://arxiv.org/abs/2306.06805
     """
+    verbose = resolve_verbose(verbose, progress, "maco")
     return _maco(
         objective,
         optimizer,
@@ -72,5 +78,6 @@ def maco(
         magnitude,
         seed,
         maco_dataset=maco_dataset,
-        progress=progress,
+        verbose=verbose,
+        squeeze=True,
     )

@@ -31,10 +31,13 @@ from tqdm.auto import tqdm
 
 from ..attributions.guided_backprop import override_relu_gradient
 from ..commons.model_splitting import layer_model, layer_path
-from ..commons.validation import check_positive_int
+from ..commons.validation import check_positive_int, resolve_seed, resolve_verbose
 from ..features.fourier import fourier
 from ..features.objectives import Objective
-from ..features.optimisation import check_shape, check_values_range, resolve_seed
+from ..features.optimisation import (
+    check_shape,
+    check_values_range,
+)
 from ..features.parametrisations import fourier_scale, spectrum_shape
 from ..features.parametrisations import recorrelate_colors as _recorrelate
 from .transformations import apply_transformation, compose_transformations, standard_transformations
@@ -116,7 +119,7 @@ def _check_steps(value, name: str) -> int:
 
 
 def _fourier_baseline(
-    objective, optimizer, nb_steps, fft_decay, std, values_range, shape, seed, progress, unsupported
+    objective, optimizer, nb_steps, fft_decay, std, values_range, shape, seed, verbose, unsupported
 ) -> tuple[list[tf.Tensor], list[str]]:
     given = [name for name, used in unsupported.items() if used]
     if given:
@@ -133,10 +136,9 @@ def _fourier_baseline(
         fft_decay=fft_decay,
         std=std,
         seed=seed,
-        progress=progress,
+        verbose=verbose,
     )
-    images = tf.convert_to_tensor(images)
-    return [images if images.shape.rank == 4 else images[None]], list(objective.names)
+    return [tf.convert_to_tensor(images)], list(objective.names)
 
 
 def optimize(
@@ -155,7 +157,8 @@ def optimize(
     save_every: int | None = None,
     *,
     seed: int | None = None,
-    progress: bool = True,
+    verbose: bool = False,
+    progress: bool | None = None,
 ) -> tuple[list[tf.Tensor], list[str]]:
     """Feature visualization by gradient ascent on transformed images (Lucid / Xplique).
 
@@ -201,10 +204,13 @@ def optimize(
         forward pass; ``None``: the model's input size.
     save_every
         Also keep the images every ``save_every`` steps (the last ones are always returned).
-    seed
-        Seed of the initial buffer and of the transformations.
+    seed : int or None, default None
+        Seed of the initial buffer and of the transformations (keyword only; Xplique has none);
+        None draws fresh randomness.
+    verbose
+        Show a progress bar (keyword only; Xplique has none).
     progress
-        Show a progress bar.
+        Deprecated alias of ``verbose`` (emits a ``DeprecationWarning``).
 
     Returns
     -------
@@ -219,6 +225,7 @@ def optimize(
     Olah, Mordvintsev & Schubert (2017). *Feature Visualization.* Distill.
     https://distill.pub/2017/feature-visualization
     """
+    verbose = resolve_verbose(verbose, progress, "optimize")
     if not isinstance(objective, Objective):
         raise TypeError(f"`objective` must be an Objective, got {type(objective).__name__}.")
     nb_steps = check_positive_int(nb_steps, "nb_steps")
@@ -255,7 +262,7 @@ def optimize(
             values_range,
             (height, width),
             seed,
-            progress,
+            verbose,
             unsupported,
         )
     transform = _resolve_transformations(transformations, height)
@@ -318,7 +325,7 @@ def optimize(
 
     step = make_step(feature_model)
     saved = []
-    for index in tqdm(range(nb_steps), desc="optimize", disable=not progress, leave=False):
+    for index in tqdm(range(nb_steps), desc="optimize", disable=not verbose, leave=False):
         step(tf.constant(index, tf.int64))
         last = index == nb_steps - 1
         if last or (save_every and (index + 1) % save_every == 0):

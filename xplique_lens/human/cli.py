@@ -175,8 +175,7 @@ def _build(args: argparse.Namespace) -> int:
             correct_fraction=args.correct_fraction,
             decisions=decisions,
             seed=args.seed,
-            progress=not args.quiet,
-        ).fit()
+        ).fit(verbose=not args.quiet)
         index = experiment.build_site(
             args.out,
             title=args.title,
@@ -185,6 +184,7 @@ def _build(args: argparse.Namespace) -> int:
             key_path=args.key,
             values_range=args.values_range,
             min_view_ms=args.min_view_ms,
+            verbose=not args.quiet,
         )
     except (ValueError, TypeError) as error:
         raise SystemExit(f"experiment build: {error}") from None
@@ -246,7 +246,7 @@ def add_experiment_parser(commands: Any) -> None:
     commands
         The sub-parsers action of the main parser (``parser.add_subparsers()``).
     """
-    from ..cli import _value_range
+    from ..cli import parse_value_range
 
     experiment = commands.add_parser(
         "experiment",
@@ -265,7 +265,7 @@ def add_experiment_parser(commands: Any) -> None:
         "--value-range",
         "--values-range",
         dest="values_range",
-        type=_value_range,
+        type=parse_value_range,
         metavar="LOW,HIGH",
         help="range of the model's input pixels (default 0,1)",
     )

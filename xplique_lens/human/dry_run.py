@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from ..commons.validation import check_positive_int
+from ..commons.validation import check_positive_int, resolve_verbose
 
 
 def run(
@@ -30,7 +30,9 @@ def run(
     lapse: float = 0.1,
     methods: tuple[str, ...] = ("saliency", "integrated_gradients", "sobol", "craft"),
     seed: int = 0,
-    progress: bool = True,
+    verbose: bool = False,
+    *,
+    progress: bool | None = None,
 ):
     """Build the experiment, simulate participants and score them; returns the scores.
 
@@ -51,8 +53,10 @@ def run(
         ``integrated_gradients``, ``sobol``, ``craft``.
     seed
         Seed of the images, the trials and the participants.
-    progress
+    verbose
         Progress bars.
+    progress
+        Deprecated alias of ``verbose`` (``DeprecationWarning``).
 
     Returns
     -------
@@ -69,6 +73,7 @@ def run(
     from .scoring import score_responses
     from .simulated import SimulatedParticipant
 
+    verbose = resolve_verbose(verbose, progress, "dry_run.run")
     n_participants = check_positive_int(n_participants, "n_participants")
     model = get_reference_model(seed=0)
     data = make_cue_conflict_dataset(n_per_class, seed=seed, conflict_fraction=conflict_fraction)
@@ -85,7 +90,7 @@ def run(
             list_of_class_of_interest=sorted(set(decisions.tolist())),
             number_of_concepts=6,
             patch_size=24,
-            verbose=progress,
+            verbose=verbose,
         ).fit(),
     }
     for method in methods:
@@ -103,8 +108,7 @@ def run(
         n_test=n_test,
         decisions=decisions,
         seed=seed,
-        progress=progress,
-    ).fit()
+    ).fit(verbose=verbose)
     participant = SimulatedParticipant(memory=memory, lapse=lapse, seed=seed)
     responses = experiment.simulate(participant, n_participants=n_participants, seed=seed)
     return score_responses(experiment, responses, seed=seed)
@@ -141,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         lapse=args.lapse,
         methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()),
         seed=args.seed,
-        progress=not args.quiet,
+        verbose=not args.quiet,
     )
     print(scores)
     for row in scores.conditions.values():

@@ -14,7 +14,14 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from ..commons.validation import check_batch_size, check_positive_int
+from ..commons.validation import (
+    check_batch_size,
+    check_is_fitted,
+    check_positive_int,
+    check_seed,
+    resolve_seed,
+    resolve_verbose,
+)
 from .explanations import ExplanationSet, check_condition, explain_condition
 from .responses import FORMAT_VERSION, KEY_FORMAT
 from .trials import Trial, check_correct_fraction, select_trials
@@ -108,10 +115,12 @@ class UtilityExperiment:
         Images per forward pass and per explainer call.
     concepts_shown, crops_shown
         For Craft conditions: concepts shown per image, crops shown per concept.
-    seed
-        Seed of the trial selection and order.
+    seed : int or None, default 0
+        Seed of the trial selection and order; None draws fresh randomness at every ``fit``
+        (the seed drawn is kept in ``seed_`` and in the answer key).
     progress
-        Show progress bars while explaining.
+        Deprecated (keyword only): use ``fit(verbose=...)`` and ``build_site(verbose=...)``;
+        given, it warns and becomes their default.
 
     Attributes
     ----------
@@ -132,6 +141,8 @@ class UtilityExperiment:
         Names of the baseline conditions (``None``).
     experiment_id_
         A hash of the trials, images and conditions; responses carry it, scoring checks it.
+    seed_
+        The seed the trials were drawn with (``seed``, or the fresh one when it is None).
 
     Examples
     --------
@@ -161,8 +172,9 @@ class UtilityExperiment:
         batch_size: int | None = 64,
         concepts_shown: int = 3,
         crops_shown: int = 4,
-        seed: int = 0,
-        progress: bool = True,
+        seed: int | None = 0,
+        *,
+        progress: bool | None = None,
     ):
         if model is None and decisions is None:
             raise TypeError("`model` is None: pass a model (callable) or the `decisions`.")
@@ -198,8 +210,10 @@ class UtilityExperiment:
         self.batch_size = check_batch_size(batch_size)
         self.concepts_shown = check_positive_int(concepts_shown, "concepts_shown")
         self.crops_shown = check_positive_int(crops_shown, "crops_shown", minimum=0)
-        self.seed = check_positive_int(seed, "seed", minimum=0)
-        self.progress = bool(progress)
+        self.seed = check_seed(seed, minimum=0)
+        self.progress = (
+            None if progress is None else resolve_verbose(False, progress, "UtilityExperiment")
+        )
 
     # ------------------------------------------------------------------ fit
     def _decide(self) -> tuple[np.ndarray, int]:
@@ -219,13 +233,22 @@ class UtilityExperiment:
             )
         return scores.argmax(axis=-1).astype(np.int64), int(scores.shape[1])
 
-    def fit(self) -> UtilityExperiment:
+    def fit(self, verbose: bool = False, *, progress: bool | None = None) -> UtilityExperiment:
         """Take the model's decisions, draw the trials and explain the training images.
+
+        Parameters
+        ----------
+        verbose
+            Show progress bars while explaining.
+        progress
+            Deprecated alias of ``verbose`` (``DeprecationWarning``).
 
         Returns
         -------
         self
         """
+        verbose = resolve_verbose(verbose, progress, "UtilityExperiment.fit") or bool(self.progress)
+        seed = resolve_seed(self.seed)
         decisions, nb_outputs = self._decide()
         nb_classes = max(nb_outputs, int(self._labels.max()) + 1)
         if self.class_names is not None:
@@ -243,7 +266,7 @@ class UtilityExperiment:
             self.n_train,
             self.n_test,
             self.correct_fraction,
-            self.seed,
+            seed,
         )
         train = [t for t in trials if t.phase == "train"]
         train_index = np.array([t.image_index for t in train], np.int64)
@@ -252,7 +275,7 @@ class UtilityExperiment:
         explanations: dict[str, ExplanationSet | None] = {}
         for name, condition in tqdm(
             self.conditions.items(),
-            disable=not self.progress or len(self.conditions) < 2,
+            disable=not verbose or len(self.conditions) < 2,
             desc="conditions",
         ):
             precomputed = None
@@ -267,7 +290,7 @@ class UtilityExperiment:
                 batch_size=self.batch_size,
                 concepts_shown=self.concepts_shown,
                 crops_shown=self.crops_shown,
-                progress=self.progress,
+                verbose=verbose,
                 precomputed=precomputed,
                 class_names=names,
             )
@@ -287,27 +310,24 @@ class UtilityExperiment:
             [t.to_dict() for t in trials],
             list(self.conditions),
             self.class_names_,
-            self.seed,
+            seed,
         )
+        self.seed_ = seed
         return self
 
     build = fit
 
     # ------------------------------------------------------------------ views
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "trials_"):
-            raise ValueError("This UtilityExperiment is not built yet: call `fit()` first.")
-
     @property
     def train_trials_(self) -> list[Trial]:
         """The training trials, round by round, in display order."""
-        self._check_fitted()
+        check_is_fitted(self, "trials_", hint="fit()")
         return [t for t in self.trials_ if t.phase == "train"]
 
     @property
     def test_trials_(self) -> list[Trial]:
         """The test trials, round by round, in display order."""
-        self._check_fitted()
+        check_is_fitted(self, "trials_", hint="fit()")
         return [t for t in self.trials_ if t.phase == "test"]
 
     def trial_images(self, trials: Sequence[Trial]) -> np.ndarray:
@@ -320,7 +340,7 @@ class UtilityExperiment:
         Scoring needs only this (:func:`~xplique_lens.human.score_responses` accepts it or
         its file); keep it away from participants: it holds the test decisions.
         """
-        self._check_fitted()
+        check_is_fitted(self, "trials_", hint="fit()")
         return {
             "format": KEY_FORMAT,
             "version": FORMAT_VERSION,
@@ -333,7 +353,7 @@ class UtilityExperiment:
             "choices": [int(c) for c in self.choices_],
             "correct_fraction": self.correct_fraction,
             "n_rounds": self.n_rounds,
-            "seed": self.seed,
+            "seed": self.seed_,
             "trials": [t.to_dict() for t in self.trials_],
         }
 

@@ -25,6 +25,8 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from ..commons.validation import NotFittedError, check_is_fitted, resolve_verbose
+
 KINDS = ("attribution", "concepts", "precomputed")
 
 
@@ -130,11 +132,6 @@ def check_condition(name: Any, condition: Any, n_images: int) -> None:
         )
 
 
-def _check_fitted_craft(craft: Any, where: str) -> None:
-    if not hasattr(craft, "concept_bank_"):
-        raise ValueError(f"{where} is a Craft that is not fitted: call `craft.fit(images)` first.")
-
-
 def _concept_panels(
     craft: Any,
     images: np.ndarray,
@@ -145,7 +142,10 @@ def _concept_panels(
     owner: str = "",
 ) -> tuple[np.ndarray, list, np.ndarray, list, dict]:
     """Top concept maps of ``images`` under one Craft, their captions, weights, keys, crops."""
-    _check_fitted_craft(craft, where)
+    try:
+        check_is_fitted(craft, "concept_bank_", hint="craft.fit(images)")
+    except NotFittedError as error:
+        raise NotFittedError(f"{where}: {error}") from None
     maps = _as_maps(craft.concept_attribution_maps(images), images.shape[1:3], where, panels=True)
     importances = getattr(craft, "importances_", None)
     mass = np.clip(maps, 0, None).mean(axis=(1, 2))  # (n, r)
@@ -184,9 +184,11 @@ def explain_condition(
     batch_size: int | None = 64,
     concepts_shown: int = 3,
     crops_shown: int = 4,
-    progress: bool = True,
+    verbose: bool = False,
     precomputed: np.ndarray | None = None,
     class_names: list[str] | None = None,
+    *,
+    progress: bool | None = None,
 ) -> ExplanationSet | None:
     """The explanations a condition shows on the training images (``None`` for the baseline).
 
@@ -206,17 +208,20 @@ def explain_condition(
         Images per call of the explainer (the progress bar advances per call).
     concepts_shown, crops_shown
         Concepts shown per image and crops shown per concept (Craft conditions).
-    progress
+    verbose
         Show a progress bar over the calls.
     precomputed
         The maps of the training images, when ``condition`` is an array (already indexed).
     class_names
         Names of the classes, for the captions of a CraftManager's concepts.
+    progress
+        Deprecated alias of ``verbose`` (``DeprecationWarning``).
 
     Returns
     -------
     ExplanationSet or None
     """
+    verbose = resolve_verbose(verbose, progress, "explain_condition")
     where = f"`conditions[{name!r}]`"
     size = tuple(images.shape[1:3])
     if condition is None:
@@ -242,7 +247,7 @@ def explain_condition(
         keys: list = [()] * len(images)
         crops: dict = {}
         classes = sorted(set(decisions.tolist()))
-        for class_id in tqdm(classes, disable=not progress, desc=f"explaining ({name})"):
+        for class_id in tqdm(classes, disable=not verbose, desc=f"explaining ({name})"):
             rows = np.flatnonzero(decisions == class_id)
             craft = condition.craft_instances[class_id]
             owner = class_names[class_id] if class_names else f"class {class_id}"
@@ -274,7 +279,7 @@ def explain_condition(
     step = len(images) if not batch_size else batch_size
     outs = []
     for start in tqdm(
-        range(0, len(images), step), disable=not progress, desc=f"explaining ({name})"
+        range(0, len(images), step), disable=not verbose, desc=f"explaining ({name})"
     ):
         try:
             raw = explainer(images[start : start + step], targets[start : start + step])

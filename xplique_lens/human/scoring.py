@@ -178,7 +178,7 @@ def score_responses(
     confidence: float = 0.95,
     interval: str = "bootstrap",
     n_bootstrap: int = 2000,
-    seed: int = 0,
+    seed: int | None = 0,
     allow_incomplete: bool = False,
 ) -> UtilityScores:
     """Accuracy per condition with a confidence interval, and the utility of each explanation.
@@ -205,8 +205,8 @@ def score_responses(
         Utility intervals are always bootstrapped.
     n_bootstrap
         Bootstrap resamples.
-    seed
-        Seed of the bootstrap.
+    seed : int or None, default 0
+        Seed of the bootstrap; None draws fresh randomness.
     allow_incomplete
         Score sessions that did not answer every test trial (on the trials they answered).
 

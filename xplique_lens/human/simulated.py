@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from ..commons.validation import check_positive_int
+from ..commons.validation import check_is_fitted, check_positive_int, check_seed, resolve_seed
 from .responses import FORMAT_VERSION, RESPONSES_FORMAT
 
 
@@ -130,8 +130,8 @@ class SimulatedParticipant:
         Share of the training trials remembered, in ``(0, 1]`` (drawn per participant).
     lapse
         Probability of answering at random, in ``[0, 1]``.
-    seed
-        Seed of the memory draw and of the lapses.
+    seed : int or None, default 0
+        Seed of the memory draw and of the lapses; None draws fresh randomness.
 
     Attributes
     ----------
@@ -151,7 +151,7 @@ class SimulatedParticipant:
         bandwidth: float = 0.5,
         memory: float = 1.0,
         lapse: float = 0.0,
-        seed: int = 0,
+        seed: int | None = 0,
     ):
         self.grid_size = check_positive_int(grid_size, "grid_size")
         self.attention = _check_fraction(attention, "attention", low_open=True)
@@ -162,7 +162,7 @@ class SimulatedParticipant:
         self.bandwidth = float(bandwidth)
         self.memory = _check_fraction(memory, "memory", low_open=True)
         self.lapse = _check_fraction(lapse, "lapse", low_open=False)
-        self.seed = check_positive_int(seed, "seed", minimum=0)
+        self.seed = check_seed(seed, minimum=0)
 
     def get_params(self) -> dict:
         """The settings (to clone a participant with another seed)."""
@@ -274,7 +274,7 @@ def simulate_responses(
     participant: SimulatedParticipant | None = None,
     n_participants: int = 1,
     conditions: list[str] | None = None,
-    seed: int = 0,
+    seed: int | None = 0,
 ) -> list[dict]:
     """Responses of simulated participants, in the format the site downloads.
 
@@ -294,15 +294,17 @@ def simulate_responses(
         Simulated participants per condition (the same seeds in every condition).
     conditions
         Conditions to simulate (default all).
-    seed
-        Seed of the participants' seeds.
+    seed : int or None, default 0
+        Seed of the participants' seeds; None draws fresh randomness (as does a participant
+        whose ``seed`` is None).
 
     Returns
     -------
     list of dict
         One response dict per participant and condition.
     """
-    experiment._check_fitted()
+    check_is_fitted(experiment, "trials_", hint="experiment.fit()")
+    seed = resolve_seed(check_seed(seed, minimum=0))
     if participant is None:
         participant = SimulatedParticipant()
     if not isinstance(participant, SimulatedParticipant):
@@ -323,12 +325,13 @@ def simulate_responses(
     train_rounds = np.array([t.round for t in train])
     test_rounds = np.array([t.round for t in test])
     params = participant.get_params()
+    participant_seed = resolve_seed(participant.seed)
     responses = []
     for name in names:
         explanations = experiment.explanations_[name]
         heatmaps = None if explanations is None else explanations.heatmaps()
         for index in range(n_participants):
-            state = np.random.SeedSequence([participant.seed, seed, index]).generate_state(1)
+            state = np.random.SeedSequence([participant_seed, seed, index]).generate_state(1)
             params["seed"] = int(state[0])
             answers = []
             for round_index in range(experiment.n_rounds):

@@ -33,6 +33,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .. import __version__
+from ..commons.validation import check_is_fitted, resolve_verbose
 from ..lens.site import esc
 from ..lens.store import atomic_write_bytes, atomic_write_text
 from .responses import FORMAT_VERSION, RESPONSES_FORMAT
@@ -201,6 +202,8 @@ def build_experiment_site(
     display_size: int = 256,
     min_view_ms: int = 1000,
     iti_ms: int = 300,
+    verbose: bool = False,
+    *,
     progress: bool | None = None,
 ) -> Path:
     """Write the static site that runs a built experiment in a browser; return ``index.html``.
@@ -234,15 +237,20 @@ def build_experiment_site(
         Minimum time a training trial stays before "Next" is enabled.
     iti_ms
         Blank interval between test trials.
+    verbose
+        Progress bar over the images (also shown when the experiment was built with the
+        deprecated ``progress=True``).
     progress
-        Progress bar over the images (default: the experiment's ``progress``).
+        Deprecated alias of ``verbose`` (``DeprecationWarning``).
 
     Returns
     -------
     Path
         The ``index.html`` of the site.
     """
-    experiment._check_fitted()
+    check_is_fitted(experiment, "trials_", hint="experiment.fit()")
+    verbose = resolve_verbose(verbose, progress, "build_experiment_site")
+    verbose = verbose or bool(getattr(experiment, "progress", None))
     post_url = _check_post_url(post_url)
     if not isinstance(title, str):
         raise TypeError(f"`title` must be a string, got {type(title).__name__}.")
@@ -262,8 +270,6 @@ def build_experiment_site(
             f"`key_path` {key_path} is inside the site folder {out}: participants could read the "
             "model's test decisions there; write it elsewhere."
         )
-    progress = experiment.progress if progress is None else progress
-
     trials = experiment.trials_
     indices = sorted({t.image_index for t in trials})
     images = experiment.trial_images([t for t in trials])
@@ -273,7 +279,7 @@ def build_experiment_site(
     rgb = {}
     for trial, image in zip(trials, images):
         rgb[trial.image_index] = _to_rgb(image, bounds)
-    for index in tqdm(indices, disable=not progress, desc="site images"):
+    for index in tqdm(indices, disable=not verbose, desc="site images"):
         _write_png(out / "images" / f"img_{index:05d}.png", rgb[index], upscale)
 
     conditions = []
@@ -296,7 +302,7 @@ def build_experiment_site(
                 files.append(file)
             crop_files[key] = files
         panels_of_condition = []
-        for t, trial in enumerate(tqdm(train, disable=not progress, desc=f"site ({name})")):
+        for t, trial in enumerate(tqdm(train, disable=not verbose, desc=f"site ({name})")):
             panels = []
             for k in range(explanations.maps.shape[-1]):
                 concept = explanations.concept_keys[t][k] if explanations.concept_keys else None

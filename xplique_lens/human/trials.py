@@ -114,7 +114,7 @@ def select_trials(
     n_train: int,
     n_test: int,
     correct_fraction: float | None = 0.5,
-    seed: int = 0,
+    seed: int | None = 0,
 ) -> list[Trial]:
     """Choose and order the trials of every round, reproducibly from ``seed``.
 
@@ -134,8 +134,8 @@ def select_trials(
     correct_fraction
         Share of correct model decisions in each phase (0.5: balanced, as in the paper);
         ``None`` draws the images without looking at correctness (the model's own accuracy).
-    seed
-        Seed of the selection and of the order.
+    seed : int or None, default 0
+        Seed of the selection and of the order; None draws fresh randomness.
 
     Returns
     -------

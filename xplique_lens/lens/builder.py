@@ -22,12 +22,13 @@ from ..commons.inputs import sanitize_inputs
 from ..commons.model_splitting import find_layer
 from ..commons.preprocessing import check_preprocess_mode, check_values_range, with_preprocessing
 from ..commons.tf_functions import make_forward_function
+from ..commons.validation import resolve_verbose
 from .loading import ArrayImages, ImageSource
 from .options import LensOptions
 from .render import render_class_files
 from .sharding import parse_shard, resolve_shard, select_shard
 from .site import copy_assets, render_index
-from .stages import STAGES, ClassContext
+from .stages import STAGES, ClassContext, Stage, stage_keys
 from .store import StageStore, atomic_write_text, fingerprint, model_fingerprint
 
 __all__ = ["BuildReport", "build_lens", "merge_lens", "parse_shard", "site_cost"]
@@ -145,7 +146,9 @@ def build_lens(
     shard: str | tuple[int, int] | None = None,
     options: LensOptions | None = None,
     title: str = "Lens",
-    progress: bool = True,
+    verbose: bool = False,
+    *,
+    progress: bool | None = None,
 ) -> BuildReport:
     """Explain ``model`` class by class and write a static site into ``out_dir``.
 
@@ -192,8 +195,11 @@ def build_lens(
         ``keras.applications`` preprocessing mode the model expects, if any.
     title
         Title of the site.
+    verbose
+        Show a progress bar over classes (default: quiet, as every computation of the
+        library; ``xplique-lens`` passes ``verbose=not --quiet``).
     progress
-        Show a progress bar over classes.
+        Deprecated alias of ``verbose`` (keyword only; emits a ``DeprecationWarning``).
 
     Returns
     -------
@@ -208,7 +214,11 @@ def build_lens(
     the class's manifest (``manifests/<class>.json``, key ``"cost"``), shown on its page, and
     gathered for the whole site in ``cost.json``.
     """
-    options = options or LensOptions()
+    verbose = resolve_verbose(verbose, progress, "build_lens")
+    if options is None:
+        options = LensOptions()
+    elif not isinstance(options, LensOptions):
+        raise TypeError(f"`options` must be a LensOptions or None, got {type(options).__name__}.")
     values_range = check_values_range(options.values_range)
     preprocess = check_preprocess_mode(options.preprocess)
     class_names = [str(name) for name in class_names]
@@ -245,7 +255,7 @@ def build_lens(
     store = StageStore(out)
     report = BuildReport(out)
     copy_assets(out)
-    bar = tqdm(selected, desc="lens classes", disable=not progress, unit="class")
+    bar = tqdm(selected, desc="lens classes", disable=not verbose, unit="class")
     warned = False
     with _quiet_retracing_warnings():
         for class_id in bar:
@@ -277,26 +287,17 @@ def _build_class(
     ``report``. ``layer_key`` is the layer as the user named it (part of the cache keys);
     ``counter`` counts the passes of ``ctx.model`` (``None``: not counted)."""
     results: dict[str, dict[str, np.ndarray]] = {}
-    keys: dict[str, str] = {}
     class_id = ctx.class_id
     report.stages[class_id], report.seconds[class_id], report.cost[class_id] = {}, {}, {}
+    context_key = fingerprint(model_key, str(layer_key), class_id, ctx.images)
+    keys = stage_keys(STAGES, ctx.options, context_key)
     for stage in STAGES:
-        key = fingerprint(
-            stage.name,
-            stage.version,
-            ctx.options.subset(stage.options),
-            model_key,
-            str(layer_key),
-            class_id,
-            ctx.images,
-            [keys[name] for name in stage.needs],
-        )
-        keys[stage.name] = key
+        key = keys[stage.name]
         start = time.perf_counter()
         cached = store.load(class_id, stage.name, key)
         if cached is None:
             before = (0, 0) if counter is None else (counter.forwards, counter.backwards)
-            cached = stage.run(ctx, {name: results[name] for name in stage.needs})
+            cached = _run(stage, ctx, results)
             seconds = time.perf_counter() - start
             if counter is None:
                 cost = StageCost(seconds)
@@ -314,6 +315,12 @@ def _build_class(
         report.seconds[class_id][stage.name] = time.perf_counter() - start
         results[stage.name] = cached
     return results
+
+
+def _run(stage: Stage, ctx: ClassContext, results: dict) -> dict:
+    """Run ``stage`` on a context holding only its options, with the results it needs."""
+    stage_ctx = ctx.with_options(stage.options_of(ctx.options))
+    return stage.run(stage_ctx, {name: results[name] for name in stage.needs})
 
 
 def _stored_cost(value: np.ndarray | None) -> StageCost | None:

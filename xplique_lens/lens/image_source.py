@@ -45,7 +45,8 @@ class ImageSource(abc.ABC):
             yield self.read(np.arange(start, min(start + batch_size, len(self))))
 
 
-def _check_indices(indices: Sequence[int] | np.ndarray, size: int) -> np.ndarray:
+def check_indices(indices: Sequence[int] | np.ndarray, size: int) -> np.ndarray:
+    """``indices`` as a flat int64 array, or ``IndexError`` if one is outside ``[0, size)``."""
     indices = np.asarray(indices, dtype=np.int64).reshape(-1)
     if len(indices) and (indices.min() < 0 or indices.max() >= size):
         raise IndexError(
@@ -56,7 +57,8 @@ def _check_indices(indices: Sequence[int] | np.ndarray, size: int) -> np.ndarray
     return indices
 
 
-def _check_labels(labels: Any, size: int, source: object) -> np.ndarray:
+def check_labels(labels: Any, size: int, source: object) -> np.ndarray:
+    """Integer labels (one-hot decoded) of the ``size`` images of ``source``, or raise."""
     labels = np.asarray(labels)
     if labels.ndim == 2:  # one-hot
         labels = labels.argmax(-1)

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..commons.preprocessing import check_values_range
-from .image_source import ImageSource, _check_indices, _check_labels, to_values_range
+from .image_source import ImageSource, check_indices, check_labels, to_values_range
 from .npz_images import NpzImages
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -71,7 +71,7 @@ class ArrayImages(ImageSource):
         if images.ndim != 4:
             raise ValueError(f"`images` must have shape (N, H, W, C), got {images.shape}.")
         self._images = images
-        self._labels = None if labels is None else _check_labels(labels, len(images), "images")
+        self._labels = None if labels is None else check_labels(labels, len(images), "images")
         self.class_names = None if class_names is None else [str(n) for n in class_names]
 
     def __len__(self) -> int:
@@ -81,7 +81,7 @@ class ArrayImages(ImageSource):
         return self._labels
 
     def read(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
-        indices = _check_indices(indices, len(self))
+        indices = check_indices(indices, len(self))
         return np.asarray(self._images[indices], dtype=np.float32)
 
 
@@ -141,7 +141,7 @@ class FolderImages(ImageSource):
     def read(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
         import tensorflow as tf
 
-        indices = _check_indices(indices, len(self))
+        indices = check_indices(indices, len(self))
         images = []
         for i in indices:
             data = self.files[i].read_bytes()

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..commons.preprocessing import check_values_range
-from .image_source import ImageSource, _check_indices, _check_labels, to_values_range
+from .image_source import ImageSource, check_indices, check_labels, to_values_range
 
 #: Bytes decompressed at a time when streaming a compressed ``.npz`` member.
 _STREAM_CHUNK = 16 << 20
@@ -100,7 +100,7 @@ class NpzImages(ImageSource):
             raise TypeError(f"images of {self.path} must be numbers, got dtype {dtype}.")
         self.shape = tuple(int(s) for s in shape)
         if self._labels is not None:
-            self._labels = _check_labels(self._labels, self.shape[0], self.path)
+            self._labels = check_labels(self._labels, self.shape[0], self.path)
 
     def _open_npy(self) -> None:
         with open(self.path, "rb") as file:
@@ -171,7 +171,7 @@ class NpzImages(ImageSource):
         return rows
 
     def read(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
-        indices = _check_indices(indices, len(self))
+        indices = check_indices(indices, len(self))
         return to_values_range(self._raw(indices), self.values_range, self.image_size)
 
     def batches(self, batch_size: int) -> Iterator[np.ndarray]:

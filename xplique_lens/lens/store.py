@@ -1,10 +1,10 @@
 """Per-class results on disk: written atomically, keyed by what they depend on.
 
 Each stage of a class stores ``<out>/cache/<class>/<stage>.npz`` holding its arrays and a
-``key``: the hash of the stage's inputs (options, model weights, the class's images and the
-keys of the stages it reads). A stage whose key matches is loaded, not recomputed, so an
-interrupted build resumes where it stopped and changing one option recomputes only the stages
-that depend on it.
+``key``: the hash of the stage's inputs (its options, its code, model weights, the class's
+images and the keys of the stages it reads; see :meth:`xplique_lens.lens.stages.Stage.key`).
+A stage whose key matches is loaded, not recomputed, so an interrupted build resumes where it
+stopped and changing one option recomputes only the stages that depend on it.
 """
 
 from __future__ import annotations

@@ -23,17 +23,24 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
+from ..commons.batching import batch_slices
 from ..commons.inputs import sanitize_for_model
 from ..commons.model_splitting import split_model
+from ..commons.stats import knn_distances
 from ..commons.tf_functions import make_forward_function
-from ..commons.validation import check_positive_int, to_float_tensor
+from ..commons.validation import check_batch_size, check_positive_int, check_seed, to_float_tensor
 from .fidelity import Deletion, Insertion
+from .perturbation import random_key
 
 
-def random_explanations(inputs: tf.Tensor, seed: int = 0) -> tf.Tensor:
-    """Uniform random scores ``(N, H, W)``: a random deletion order, explainer-independent."""
+def random_explanations(inputs: tf.Tensor, seed: int | None = 0) -> tf.Tensor:
+    """Uniform random scores ``(N, H, W)``: a random deletion order, explainer-independent.
+
+    Drawn from :func:`~xplique_lens.metrics.perturbation.random_key` ``(seed, 0)``; ``None``
+    draws fresh randomness.
+    """
     shape = (inputs.shape[0], *inputs.shape[1:3]) if inputs.shape.rank == 4 else inputs.shape
-    return tf.random.stateless_uniform(shape, tf.constant([int(seed), 11], tf.int64))
+    return tf.random.stateless_uniform(shape, random_key(seed))
 
 
 def baseline_name(baseline_mode: Any) -> str:
@@ -71,8 +78,9 @@ class BaselineCriteria:
         Points of the deletion path (as in :class:`~xplique_lens.metrics.Deletion`).
     batch_size
         Forward passes at once.
-    seed
-        Seed of the random deletion order used when no explanations are given.
+    seed : int or None, default 0
+        Seed of the random deletion order used when no explanations are given; None draws
+        fresh randomness.
     """
 
     def __init__(
@@ -85,12 +93,14 @@ class BaselineCriteria:
         k: int = 1,
         steps: int = 10,
         batch_size: int | None = 64,
-        seed: int = 0,
+        seed: int | None = 0,
     ):
+        if isinstance(steps, bool) or not isinstance(steps, int) or (steps < 1 and steps != -1):
+            raise ValueError(f"`steps` must be a positive integer or -1, got {steps!r}.")
         self.model = model
-        self.batch_size = batch_size
+        self.batch_size = check_batch_size(batch_size)
         self.steps = steps
-        self.seed = int(seed)
+        self.seed = check_seed(seed)
         self.k = check_positive_int(k, "k")
         self.inputs, self.targets = sanitize_for_model(
             model, inputs, targets, make_forward_function(model), batch_size
@@ -109,17 +119,16 @@ class BaselineCriteria:
 
     def features(self, images: tf.Tensor) -> tf.Tensor:
         """Flattened penultimate features ``(N, D)``, batched."""
-        step = self.batch_size or images.shape[0]
         out = []
-        for i in range(0, images.shape[0], step):
-            batch = images[i : i + step]
+        for rows in batch_slices(int(images.shape[0]), self.batch_size):
+            batch = images[rows]
             out.append(tf.reshape(self._features(batch), (batch.shape[0], -1)))
         return tf.concat(out, axis=0)
 
     def knn_distance(self, images: tf.Tensor) -> tf.Tensor:
-        """Mean Euclidean distance of each image's features to its ``k`` nearest bank features."""
-        feats = self.features(images)
-        return _knn_distance(feats, self.bank_features_, self.k)
+        """Mean Euclidean distance of each image's features to its ``k`` nearest bank features
+        (:func:`~xplique_lens.commons.stats.knn_distances`, float64)."""
+        return knn_distances(self.features(images), self.bank_features_, self.k)
 
     def _explanations(self, explanations: Any) -> tf.Tensor:
         if explanations is None:
@@ -152,7 +161,7 @@ class BaselineCriteria:
         distances = []
         for _, images in metric.perturbed_path(self._explanations(explanations)):
             feats = tf.reshape(self._features(images), (images.shape[0], -1))
-            distances.append(_knn_distance(feats, self.bank_features_, self.k))
+            distances.append(knn_distances(feats, self.bank_features_, self.k))
         return tf.reshape(tf.concat(distances, 0), (-1, nb_points)).numpy().mean(axis=0)
 
     def ood_score(self, baseline_mode: Any, explanations: Any = None) -> float:
@@ -167,17 +176,6 @@ class BaselineCriteria:
         }
 
 
-@tf.function(reduce_retracing=True)
-def _knn_distance(features: tf.Tensor, bank: tf.Tensor, k: int) -> tf.Tensor:
-    sq = (
-        tf.reduce_sum(features**2, 1, keepdims=True)
-        - 2.0 * tf.matmul(features, bank, transpose_b=True)
-        + tf.reduce_sum(bank**2, 1)[None]
-    )
-    nearest = -tf.math.top_k(-sq, k=k).values
-    return tf.reduce_mean(tf.sqrt(tf.maximum(nearest, 0.0)), axis=1)
-
-
 def information_removal(
     model: Callable,
     inputs: Any,
@@ -186,7 +184,7 @@ def information_removal(
     explanations: Any = None,
     steps: int = 10,
     batch_size: int | None = 64,
-    seed: int = 0,
+    seed: int | None = 0,
 ) -> float:
     """Sum of the sigmoid of the target logit along the deletion path (lower: more removed).
 
@@ -211,7 +209,7 @@ def ood_score(
     k: int = 1,
     steps: int = 10,
     batch_size: int | None = 64,
-    seed: int = 0,
+    seed: int | None = 0,
 ) -> float:
     """Mean k-NN distance, in the features of ``layer``, of the images along the deletion path
     to a bank of real images (lower: more in distribution). See :class:`BaselineCriteria`."""
@@ -303,7 +301,7 @@ def compare_baselines(
     k: int = 1,
     activation: str | None = "softmax",
     patch_size: int | None = None,
-    seed: int = 0,
+    seed: int | None = 0,
     verbose: bool = False,
 ) -> BaselineComparison:
     """Deletion, Insertion and SRG of each explainer under each baseline, with the criteria.

@@ -1,111 +1,95 @@
 """Baselines: what replaces the "removed" pixels in Deletion, Insertion and MuFidelity.
 
 Each baseline is a plain function ``(inputs, **settings) -> baseline images`` of the same shape as
-``inputs`` ``(N, H, W, C)``, pure TensorFlow and seeded (same seed, same output). A baseline is
+``inputs`` ``(N, H, W, C)``, pure TensorFlow and seeded: ``seed : int or None, default 0``, the
+same seed gives the same output and None draws fresh randomness. A baseline is
 given to a metric as ``baseline_mode``: a number (a constant image), a name of :data:`BASELINES`,
 or any callable ``inputs -> images`` (a function, a ``functools.partial`` or an object with
 ``__call__``; Xplique only calls plain functions and silently treats the others as scalars).
 
 Ref. Picard, Boissin, Subhash, Cadène, Fel, *Back to the Baseline: Examining Baseline Effects on
 Explainability Metrics* (2025), arXiv 2512.11433. The feature-visualization baseline of that paper
-is :class:`FeatureVisualizationBaseline`.
+is :class:`FeatureVisualizationBaseline` (in :mod:`.fv_baseline`); the image helpers are in
+:mod:`.baseline_helpers`. Both are re-exported here.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-import weakref
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
+from .baseline_helpers import (
+    as_images,
+    check_patch_size,
+    pad_to_multiple,
+    patch_ids,
+    patch_means,
+    seed_pair,
+    value_range,
+)
+from .fv_baseline import FeatureVisualizationBaseline, feature_visualization_baseline
+
 BaselineFunction = Callable[[tf.Tensor], tf.Tensor]
 
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _as_images(inputs: Any) -> tf.Tensor:
-    inputs = tf.convert_to_tensor(inputs, dtype=tf.float32)
-    if inputs.shape.rank != 4:
-        raise ValueError(
-            f"`inputs` must be a batch of images (N, H, W, C), got shape {tuple(inputs.shape)}."
-        )
-    return inputs
-
-
-def _value_range(inputs: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """Global min and max of the inputs (the range noise baselines draw from and clip to)."""
-    return tf.reduce_min(inputs), tf.reduce_max(inputs)
-
-
-def _seed(seed: int, stream: int = 0) -> tf.Tensor:
-    return tf.constant([int(seed), int(stream)], dtype=tf.int64)
-
-
-def _pad_to_multiple(images: tf.Tensor, patch_size: int) -> tuple[tf.Tensor, int, int]:
-    height, width = images.shape[1], images.shape[2]
-    grid_h, grid_w = math.ceil(height / patch_size), math.ceil(width / patch_size)
-    pad_h, pad_w = grid_h * patch_size - height, grid_w * patch_size - width
-    padded = tf.pad(images, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]])
-    return padded, grid_h, grid_w
-
-
-def patch_means(images: tf.Tensor, patch_size: int) -> tf.Tensor:
-    """Mean of each ``patch_size`` x ``patch_size`` cell, ``(N, ceil(H/p), ceil(W/p), C)``.
-
-    Border cells that overhang the image average only their pixels inside it.
-    """
-    images = tf.convert_to_tensor(images, tf.float32)
-    padded, grid_h, grid_w = _pad_to_multiple(images, patch_size)
-    ones, _, _ = _pad_to_multiple(tf.ones_like(images[:1, ..., :1]), patch_size)
-    shape = (-1, grid_h, patch_size, grid_w, patch_size, images.shape[-1])
-    sums = tf.reduce_sum(tf.reshape(padded, shape), axis=(2, 4))
-    counts = tf.reduce_sum(tf.reshape(ones, (1, grid_h, patch_size, grid_w, patch_size, 1)), (2, 4))
-    return sums / counts
-
-
-def _patch_ids(height: int, width: int, patch_size: int) -> np.ndarray:
-    """Index of the cell of each pixel, row-major, ``(H * W,)``."""
-    rows = np.arange(height) // patch_size
-    cols = np.arange(width) // patch_size
-    grid_w = math.ceil(width / patch_size)
-    return (rows[:, None] * grid_w + cols[None, :]).reshape(-1).astype(np.int32)
-
-
-def _check_patch_size(patch_size: Any, name: str = "patch_size") -> int:
-    if isinstance(patch_size, bool) or not isinstance(patch_size, numbers.Integral):
-        raise TypeError(f"`{name}` must be a positive integer, got {patch_size!r}.")
-    if patch_size < 1:
-        raise ValueError(f"`{name}` must be a positive integer, got {patch_size}.")
-    return int(patch_size)
-
+__all__ = [
+    "BASELINES",
+    "MODEL_BASELINES",
+    "BaselineFunction",
+    "FeatureVisualizationBaseline",
+    "amplitude_scramble_baseline",
+    "as_images",
+    "blur_baseline",
+    "check_patch_size",
+    "compute_baselines",
+    "constant_baseline",
+    "feature_visualization_baseline",
+    "get_baseline",
+    "local_mean_baseline",
+    "local_permutation_baseline",
+    "mean_baseline",
+    "median_baseline",
+    "normal_baseline",
+    "pad_to_multiple",
+    "patch_ids",
+    "patch_means",
+    "permutation_baseline",
+    "phase_scramble_baseline",
+    "random_color_baseline",
+    "road_baseline",
+    "seed_pair",
+    "shared_baseline",
+    "uniform_baseline",
+    "value_range",
+    "zero_baseline",
+]
 
 # --------------------------------------------------------------------------- baselines
 
 
 def zero_baseline(inputs: Any) -> tf.Tensor:
     """Black image (all zeros): Xplique's default ``baseline_mode=0.0``."""
-    return tf.zeros_like(_as_images(inputs))
+    return tf.zeros_like(as_images(inputs))
 
 
 def constant_baseline(inputs: Any, value: float = 0.5) -> tf.Tensor:
     """Constant image of ``value`` (e.g. mid-grey for images in [0, 1])."""
-    return tf.fill(tf.shape(_as_images(inputs)), tf.constant(float(value), tf.float32))
+    return tf.fill(tf.shape(as_images(inputs)), tf.constant(float(value), tf.float32))
 
 
 def mean_baseline(inputs: Any) -> tf.Tensor:
     """Each image replaced by its per-channel mean colour."""
-    inputs = _as_images(inputs)
+    inputs = as_images(inputs)
     return tf.broadcast_to(tf.reduce_mean(inputs, axis=(1, 2), keepdims=True), tf.shape(inputs))
 
 
 def median_baseline(inputs: Any) -> tf.Tensor:
     """Each image replaced by its per-channel median colour (lower median for even counts)."""
-    inputs = _as_images(inputs)
+    inputs = as_images(inputs)
     flat = tf.reshape(inputs, (tf.shape(inputs)[0], -1, inputs.shape[-1]))
     pixels = inputs.shape[1] * inputs.shape[2]
     median = tf.sort(flat, axis=1)[:, (pixels - 1) // 2]
@@ -114,7 +98,7 @@ def median_baseline(inputs: Any) -> tf.Tensor:
 
 def blur_baseline(inputs: Any, sigma: float = 5.0) -> tf.Tensor:
     """Gaussian blur of standard deviation ``sigma`` pixels (reflect padding)."""
-    inputs = _as_images(inputs)
+    inputs = as_images(inputs)
     if not sigma > 0:
         raise ValueError(f"`sigma` must be > 0, got {sigma!r}.")
     radius = int(min(math.ceil(3 * sigma), inputs.shape[1] - 1, inputs.shape[2] - 1))
@@ -130,24 +114,24 @@ def blur_baseline(inputs: Any, sigma: float = 5.0) -> tf.Tensor:
 
 
 def uniform_baseline(
-    inputs: Any, low: float | None = None, high: float | None = None, seed: int = 0
+    inputs: Any, low: float | None = None, high: float | None = None, seed: int | None = 0
 ) -> tf.Tensor:
     """Uniform noise in ``[low, high]`` (default: the inputs' range), per pixel and channel."""
-    inputs = _as_images(inputs)
-    vmin, vmax = _value_range(inputs)
+    inputs = as_images(inputs)
+    vmin, vmax = value_range(inputs)
     low = vmin if low is None else tf.constant(float(low))
     high = vmax if high is None else tf.constant(float(high))
-    noise = tf.random.stateless_uniform(tf.shape(inputs), _seed(seed))
+    noise = tf.random.stateless_uniform(tf.shape(inputs), seed_pair(seed))
     return low + (high - low) * noise
 
 
-def normal_baseline(inputs: Any, std_scale: float = 1.0, seed: int = 0) -> tf.Tensor:
+def normal_baseline(inputs: Any, std_scale: float = 1.0, seed: int | None = 0) -> tf.Tensor:
     """Gaussian noise with each image's per-channel mean and std (times ``std_scale``), clipped
     to the range of the inputs."""
-    inputs = _as_images(inputs)
+    inputs = as_images(inputs)
     mean, var = tf.nn.moments(inputs, axes=(1, 2), keepdims=True)
-    noise = tf.random.stateless_normal(tf.shape(inputs), _seed(seed))
-    vmin, vmax = _value_range(inputs)
+    noise = tf.random.stateless_normal(tf.shape(inputs), seed_pair(seed))
+    vmin, vmax = value_range(inputs)
     return tf.clip_by_value(mean + std_scale * tf.sqrt(var) * noise, vmin, vmax)
 
 
@@ -159,45 +143,47 @@ def _permute_pixels(inputs: tf.Tensor, keys: tf.Tensor) -> tf.Tensor:
     return tf.reshape(tf.gather(flat, order, axis=1, batch_dims=1), tf.shape(inputs))
 
 
-def permutation_baseline(inputs: Any, seed: int = 0) -> tf.Tensor:
+def permutation_baseline(inputs: Any, seed: int | None = 0) -> tf.Tensor:
     """The pixels of each image randomly permuted (colour histogram kept, structure destroyed)."""
-    inputs = _as_images(inputs)
+    inputs = as_images(inputs)
     keys = tf.random.stateless_uniform(
-        (tf.shape(inputs)[0], inputs.shape[1] * inputs.shape[2]), _seed(seed)
+        (tf.shape(inputs)[0], inputs.shape[1] * inputs.shape[2]), seed_pair(seed)
     )
     return _permute_pixels(inputs, keys)
 
 
 def local_mean_baseline(inputs: Any, patch_size: int = 8) -> tf.Tensor:
     """Each ``patch_size`` x ``patch_size`` patch replaced by its mean colour."""
-    inputs = _as_images(inputs)
-    patch_size = _check_patch_size(patch_size)
+    inputs = as_images(inputs)
+    patch_size = check_patch_size(patch_size)
     means = patch_means(inputs, patch_size)
     up = tf.repeat(tf.repeat(means, patch_size, axis=1), patch_size, axis=2)
     return up[:, : inputs.shape[1], : inputs.shape[2]]
 
 
-def local_permutation_baseline(inputs: Any, patch_size: int = 8, seed: int = 0) -> tf.Tensor:
+def local_permutation_baseline(inputs: Any, patch_size: int = 8, seed: int | None = 0) -> tf.Tensor:
     """Pixels randomly permuted inside each ``patch_size`` x ``patch_size`` patch."""
-    inputs = _as_images(inputs)
-    patch_size = _check_patch_size(patch_size)
+    inputs = as_images(inputs)
+    patch_size = check_patch_size(patch_size)
     height, width = inputs.shape[1], inputs.shape[2]
-    ids = _patch_ids(height, width, patch_size).astype(np.float32)
+    ids = patch_ids(height, width, patch_size).astype(np.float32)
     # canonical order: by patch, then position; shuffled order: by patch, then a random key
     canonical = np.argsort(ids + np.arange(ids.size) / ids.size, kind="stable")
     inverse = tf.constant(np.argsort(canonical).astype(np.int32))
-    noise = tf.random.stateless_uniform((tf.shape(inputs)[0], ids.size), _seed(seed))
+    noise = tf.random.stateless_uniform((tf.shape(inputs)[0], ids.size), seed_pair(seed))
     shuffled = tf.argsort(tf.constant(ids)[None] + 0.999 * noise, axis=1, stable=True)
     source = tf.gather(shuffled, inverse, axis=1)  # pixel j takes shuffled[rank of j]
     flat = tf.reshape(inputs, (tf.shape(inputs)[0], height * width, inputs.shape[-1]))
     return tf.reshape(tf.gather(flat, source, axis=1, batch_dims=1), tf.shape(inputs))
 
 
-def random_color_baseline(inputs: Any, seed: int = 0) -> tf.Tensor:
+def random_color_baseline(inputs: Any, seed: int | None = 0) -> tf.Tensor:
     """Each image replaced by one uniformly drawn colour (within the range of the inputs)."""
-    inputs = _as_images(inputs)
-    vmin, vmax = _value_range(inputs)
-    colour = tf.random.stateless_uniform((tf.shape(inputs)[0], 1, 1, inputs.shape[-1]), _seed(seed))
+    inputs = as_images(inputs)
+    vmin, vmax = value_range(inputs)
+    colour = tf.random.stateless_uniform(
+        (tf.shape(inputs)[0], 1, 1, inputs.shape[-1]), seed_pair(seed)
+    )
     return tf.broadcast_to(vmin + (vmax - vmin) * colour, tf.shape(inputs))
 
 
@@ -210,34 +196,34 @@ def _from_spectrum(spectrum: tf.Tensor, inputs: tf.Tensor, clip: bool = True) ->
     images = tf.transpose(tf.math.real(tf.signal.ifft2d(spectrum)), (0, 2, 3, 1))
     if not clip:
         return images
-    vmin, vmax = _value_range(inputs)
+    vmin, vmax = value_range(inputs)
     return tf.clip_by_value(images, vmin, vmax)
 
 
-def phase_scramble_baseline(inputs: Any, seed: int = 0, clip: bool = True) -> tf.Tensor:
+def phase_scramble_baseline(inputs: Any, seed: int | None = 0, clip: bool = True) -> tf.Tensor:
     """Amplitude spectrum kept, phase randomised (the same random phase for every channel).
 
     The random phase is that of a white-noise image, so the result is real; the mean colour (DC
     term) is kept. Clipped to the range of the inputs unless ``clip=False``.
     """
-    inputs = _as_images(inputs)
+    inputs = as_images(inputs)
     spectrum = _spectrum(inputs)
     noise = tf.random.stateless_uniform(
-        (tf.shape(inputs)[0], 1, inputs.shape[1], inputs.shape[2]), _seed(seed)
+        (tf.shape(inputs)[0], 1, inputs.shape[1], inputs.shape[2]), seed_pair(seed)
     )
     noise_phase = tf.math.angle(tf.signal.fft2d(tf.cast(noise, tf.complex64)))
     return _from_spectrum(spectrum * tf.exp(tf.complex(0.0, noise_phase)), inputs, clip)
 
 
-def amplitude_scramble_baseline(inputs: Any, seed: int = 0, clip: bool = True) -> tf.Tensor:
+def amplitude_scramble_baseline(inputs: Any, seed: int | None = 0, clip: bool = True) -> tf.Tensor:
     """Phase spectrum kept, amplitude replaced by that of white noise with the same energy.
 
     The DC term (mean colour) is kept. Clipped to the range of the inputs unless ``clip=False``.
     """
-    inputs = _as_images(inputs)
+    inputs = as_images(inputs)
     spectrum = _spectrum(inputs)
     noise = tf.random.stateless_uniform(
-        (tf.shape(inputs)[0], 1, inputs.shape[1], inputs.shape[2]), _seed(seed)
+        (tf.shape(inputs)[0], 1, inputs.shape[1], inputs.shape[2]), seed_pair(seed)
     )
     noise_amp = tf.abs(tf.signal.fft2d(tf.cast(noise - tf.reduce_mean(noise), tf.complex64)))
     amp = tf.abs(spectrum)
@@ -253,7 +239,7 @@ def amplitude_scramble_baseline(inputs: Any, seed: int = 0, clip: bool = True) -
 
 
 def road_baseline(
-    inputs: Any, iterations: int = 16, noise_std: float = 0.01, seed: int = 0
+    inputs: Any, iterations: int = 16, noise_std: float = 0.01, seed: int | None = 0
 ) -> tf.Tensor:
     """ROAD-style noisy linear imputation, mask-independent.
 
@@ -265,7 +251,7 @@ def road_baseline(
     image (a diffusion that keeps low frequencies and removes fine detail) and adds noise of
     standard deviation ``noise_std`` times the range of the inputs. Clipped to that range.
     """
-    inputs = _as_images(inputs)
+    inputs = as_images(inputs)
     weights = np.array([[1, 2, 1], [2, 0, 2], [1, 2, 1]], np.float32) / 12.0
     channels = inputs.shape[-1]
     kernel = tf.tile(tf.constant(weights)[:, :, None, None], (1, 1, channels, 1))
@@ -273,8 +259,8 @@ def road_baseline(
     for _ in range(int(iterations)):
         padded = tf.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")
         images = tf.nn.depthwise_conv2d(padded, kernel, (1, 1, 1, 1), "VALID")
-    vmin, vmax = _value_range(inputs)
-    noise = tf.random.stateless_normal(tf.shape(inputs), _seed(seed))
+    vmin, vmax = value_range(inputs)
+    noise = tf.random.stateless_normal(tf.shape(inputs), seed_pair(seed))
     return tf.clip_by_value(images + noise_std * (vmax - vmin) * noise, vmin, vmax)
 
 
@@ -370,121 +356,3 @@ def shared_baseline(baselines: tf.Tensor) -> tf.Tensor:
         if not bool(tf.reduce_all(tf.equal(bits[start : start + 256], bits[:1]))):
             return baselines
     return baselines[:1]
-
-
-# --------------------------------------------------------------------------- FV baseline
-
-_FV_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _one_over_f(height: int, width: int, channels: int) -> np.ndarray:
-    """``1/f`` magnitude ``(C, H, W // 2 + 1)``: ``xplique_lens.features``' when available."""
-    try:
-        from ..features.magnitude import one_over_f_magnitude
-    except ImportError:  # the features family is optional here
-        fy = np.fft.fftfreq(height)[:, None]
-        fx = np.fft.rfftfreq(width)[None, :]
-        mag = 1.0 / np.maximum(np.sqrt(fx**2 + fy**2), 1.0 / max(height, width))
-        return np.repeat(mag[None], channels, axis=0).astype(np.float32)
-    return one_over_f_magnitude(height, width, channels)
-
-
-class FeatureVisualizationBaseline:
-    """The feature-visualization baseline of *Back to the Baseline* (Picard et al. 2025).
-
-    One image, optimised MACO-style (Fel et al. 2023): its Fourier phase is free, its magnitude is
-    a fixed natural-image 1/f spectrum times a learnable gain, and the objective is to minimise
-    the mean absolute activation of the penultimate layer. It removes the information the model
-    uses while looking like a natural image to it (less out-of-distribution than noise).
-    Computed once per (model, settings) and cached; every input gets the same image.
-
-    Implementation: the phase ``(C, H, W // 2 + 1)`` and a per-channel gain are optimised with
-    Adam; the magnitude is the ``1/f`` law of ``xplique_lens.features.one_over_f_magnitude``
-    times ``softplus(gain)``; the image is divided by a *fixed* constant (its std at gain 1)
-    and mapped to the inputs' range by a sigmoid. ``features.maco_image`` is not reused because
-    it standardises each image, which would cancel the gain (the contrast the paper learns).
-
-    Parameters
-    ----------
-    model
-        A Keras model; its layer ``layer`` gives the activations to silence.
-    layer
-        Name or index of the penultimate layer (default ``-2``).
-    nb_steps
-        Optimisation steps.
-    learning_rate
-        Adam step size.
-    seed
-        Seed of the initial phase.
-    """
-
-    def __init__(
-        self,
-        model: Callable,
-        layer: str | int = -2,
-        nb_steps: int = 128,
-        learning_rate: float = 0.05,
-        seed: int = 0,
-    ):
-        self.model = model
-        self.layer = layer
-        self.nb_steps = int(nb_steps)
-        self.learning_rate = float(learning_rate)
-        self.seed = int(seed)
-
-    def _key(self, shape: tuple, vmin: float, vmax: float) -> tuple:
-        return (self.layer, self.nb_steps, self.learning_rate, self.seed, shape, vmin, vmax)
-
-    def image(self, shape: tuple[int, int, int], vmin: float = 0.0, vmax: float = 1.0):
-        """The optimised image ``(H, W, C)`` with values in ``[vmin, vmax]`` (cached)."""
-        cache = _FV_CACHE.setdefault(self.model, {})
-        key = self._key(tuple(shape), float(vmin), float(vmax))
-        if key not in cache:
-            cache[key] = self._optimise(tuple(shape), float(vmin), float(vmax))
-        return cache[key]
-
-    def _optimise(self, shape: tuple[int, int, int], vmin: float, vmax: float) -> tf.Tensor:
-        from ..commons.model_splitting import split_model
-
-        features, _ = split_model(self.model, self.layer)
-        height, width, channels = shape
-        magnitude = tf.constant(_one_over_f(height, width, channels))
-        rng = np.random.default_rng(self.seed)
-        phase = tf.Variable(rng.uniform(-np.pi, np.pi, magnitude.shape).astype(np.float32))
-        gain = tf.Variable(tf.fill((channels, 1, 1), float(np.log(np.e - 1.0))))  # softplus = 1
-
-        def spatial(amp: tf.Tensor) -> tf.Tensor:
-            spectrum = tf.complex(amp * tf.cos(phase), amp * tf.sin(phase))
-            return tf.signal.irfft2d(spectrum, fft_length=(height, width))
-
-        # fixed normalisation: unit standard deviation at gain 1, so the gain sets the contrast
-        scale = float(tf.math.reduce_std(spatial(magnitude))) or 1.0
-
-        def render() -> tf.Tensor:
-            image = spatial(magnitude * tf.nn.softplus(gain)) / scale
-            return vmin + (vmax - vmin) * tf.sigmoid(tf.transpose(image, (1, 2, 0)))
-
-        optimizer = tf.keras.optimizers.Adam(self.learning_rate)
-
-        @tf.function
-        def step() -> tf.Tensor:
-            with tf.GradientTape() as tape:
-                loss = tf.reduce_mean(tf.abs(features(render()[None])))
-            grads = tape.gradient(loss, [phase, gain])
-            optimizer.apply_gradients(zip(grads, [phase, gain]))
-            return loss
-
-        for _ in range(self.nb_steps):
-            step()
-        return tf.constant(render())
-
-    def __call__(self, inputs: Any) -> tf.Tensor:
-        inputs = _as_images(inputs)
-        vmin, vmax = (float(v) for v in _value_range(inputs))
-        image = self.image(tuple(inputs.shape[1:]), vmin, vmax)
-        return tf.broadcast_to(image[None], tf.shape(inputs))
-
-
-def feature_visualization_baseline(inputs: Any, model: Callable, **settings: Any) -> tf.Tensor:
-    """Functional form of :class:`FeatureVisualizationBaseline` (use with ``functools.partial``)."""
-    return FeatureVisualizationBaseline(model, **settings)(inputs)

@@ -29,100 +29,32 @@ from tqdm.auto import tqdm
 
 from ..commons.batching import batch_slices
 from ..commons.model_splitting import find_layer
+from ..commons.validation import check_seed
 from .base import ExplainerMetric
-from .fidelity import spearman_rows
+from .similarity import (
+    adapted_filter_size,
+    as_image_explanations,
+    off_class_targets,
+    spearman_similarity,
+    ssim_rows,
+    ssim_similarity,
+)
 
-# --------------------------------------------------------------------------- kernels
-
-
-def adapted_filter_size(height: int, width: int, win_size: int = 11) -> int:
-    """Xplique's SSIM window: at most the image size, odd, at least 1."""
-    size = min(win_size, height, width)
-    if size % 2 == 0:
-        size -= 1
-    return max(size, 1)
-
-
-@tf.function(reduce_retracing=True)
-def ssim_rows(
-    a: tf.Tensor,
-    b: tf.Tensor,
-    filter_size: int = 11,
-    filter_sigma: float = 1.5,
-    k1: float = 0.01,
-    k2: float = 0.03,
-) -> tf.Tensor:
-    """SSIM of each pair of images ``(B, H, W, C)``, ``(B,)``, as Xplique's ``ssim``: the data
-    range of each pair is ``max - min`` over both images, and a pair of constant (zero range)
-    images has SSIM 1. One batched ``tf.image.ssim`` call (Xplique maps over the pairs)."""
-    axes = [1, 2, 3]
-    high = tf.maximum(tf.reduce_max(a, axis=axes), tf.reduce_max(b, axis=axes))
-    low = tf.minimum(tf.reduce_min(a, axis=axes), tf.reduce_min(b, axis=axes))
-    data_range = tf.abs(high - low)
-    safe_range = tf.where(data_range > 0, data_range, tf.ones_like(data_range))
-    values = tf.image.ssim(
-        a,
-        b,
-        max_val=safe_range[:, None, None, None],
-        filter_size=filter_size,
-        filter_sigma=filter_sigma,
-        k1=k1,
-        k2=k2,
-    )
-    return tf.where(data_range > 0, values, tf.ones_like(values))
-
-
-def as_image_explanations(explanations: Any, n: int, name: str = "explanations") -> tf.Tensor:
-    """Explanations ``(N, H, W)`` / ``(N, H, W, C)`` as float32 ``(N, H, W, C)``; ``(N, ...)`` other
-    explanations unchanged (Xplique's ``_preprocess_explanation``)."""
-    explanations = tf.cast(tf.convert_to_tensor(explanations), tf.float32)
-    if explanations.shape.rank == 0 or explanations.shape[0] != n:
-        raise ValueError(
-            f"The explainer must return one explanation per input ({n} inputs), got `{name}` of "
-            f"shape {tuple(explanations.shape)}."
-        )
-    if explanations.shape.rank == 3:
-        explanations = explanations[..., None]
-    return explanations
-
-
-def spearman_similarity(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
-    """Spearman correlation of each pair of explanations, channel-averaged and flattened as in
-    Xplique (ties get average ranks; 0 when one is constant), ``(B,)`` float32."""
-    if a.shape.rank == 4:
-        a = tf.reduce_mean(a, axis=-1)
-        b = tf.reduce_mean(b, axis=-1)
-    rows = tf.shape(a)[0]
-    flat_a, flat_b = tf.reshape(a, (rows, -1)), tf.reshape(b, (rows, -1))
-    return tf.cast(spearman_rows(flat_a, flat_b), tf.float32)
-
-
-def ssim_similarity(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
-    """SSIM of each pair of image explanations ``(B, H, W, C)`` (see :func:`ssim_rows`)."""
-    if a.shape.rank != 4:
-        raise ValueError(
-            "RandomLogitMetric compares explanations with SSIM: the explainer must return image "
-            f"explanations (N, H, W) or (N, H, W, C), got shape {tuple(a.shape)}."
-        )
-    return ssim_rows(a, b, filter_size=adapted_filter_size(int(a.shape[1]), int(a.shape[2])))
-
-
-def off_class_targets(targets: tf.Tensor, seed: int | None) -> tf.Tensor:
-    """One-hot targets of a class drawn uniformly among the others, ``(N, C)``, seeded.
-
-    As Xplique: ``r ~ U{0, ..., C - 2}`` and the class is ``r + 1`` when ``r >= true class``
-    (the true class is the argmax of ``targets``).
-    """
-    n, nb_classes = int(targets.shape[0]), int(targets.shape[-1])
-    true_class = tf.argmax(targets, axis=-1, output_type=tf.int32)
-    if seed is None:
-        draw = tf.random.uniform((n,), 0, nb_classes - 1, dtype=tf.int32)
-    else:
-        key = tf.constant([seed, 0x5EED], tf.int64)
-        draw = tf.random.stateless_uniform((n,), key, 0, nb_classes - 1, dtype=tf.int32)
-    off_class = tf.where(draw >= true_class, draw + 1, draw)
-    return tf.one_hot(off_class, nb_classes, dtype=tf.float32)
-
+__all__ = [
+    "BaseRandomizationMetric",
+    "ModelRandomizationMetric",
+    "ModelRandomizationStrategy",
+    "ProgressiveLayerRandomization",
+    "RandomLogitMetric",
+    "adapted_filter_size",
+    "as_image_explanations",
+    "explainer_with_model",
+    "off_class_targets",
+    "randomized_copy",
+    "spearman_similarity",
+    "ssim_rows",
+    "ssim_similarity",
+]
 
 # --------------------------------------------------------------------------- strategies
 
@@ -182,11 +114,9 @@ class ProgressiveLayerRandomization(ModelRandomizationStrategy):
             stop_layer = int(stop_layer)
         elif isinstance(stop_layer, numbers.Real) and not 0.0 <= stop_layer <= 1.0:
             raise ValueError(f"Fractional `stop_layer` must be in [0, 1], got {stop_layer}.")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-            raise TypeError(f"`seed` must be an integer or None, got {seed!r}.")
         self.stop_layer = stop_layer
         self.reverse = bool(reverse)
-        self.seed = seed
+        self.seed = check_seed(seed)
 
     def layers_to_randomize(self, model: keras.Model) -> list[keras.layers.Layer]:
         """The top-level layers whose weights :meth:`randomize` replaces, in traversal order."""
@@ -319,8 +249,8 @@ class BaseRandomizationMetric(ExplainerMetric):
         Number of inputs explained per explainer call; ``None`` for all at once.
     activation
         Kept for Xplique's signature; the explainers use their own model.
-    seed
-        Seed of the random draws.
+    seed : int or None, default 42
+        Seed of the random draws (Xplique's default); None draws fresh randomness.
     verbose
         Show a progress bar over the batches.
     """
@@ -336,11 +266,9 @@ class BaseRandomizationMetric(ExplainerMetric):
         verbose: bool = False,
     ):
         super().__init__(model, inputs, targets, batch_size, None, activation)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-            raise TypeError(f"`seed` must be an integer or None, got {seed!r}.")
-        self.seed = seed
+        self.seed = check_seed(seed)
         self.n_classes = int(self.targets.shape[-1])
-        self.verbose = verbose
+        self.verbose = bool(verbose)
 
     @abstractmethod
     def _perturbed(self, explainer: Callable) -> tuple[Callable, tf.Tensor]:

@@ -7,12 +7,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
-
-def _to_image(image: Any) -> np.ndarray:
-    image = np.asarray(image, dtype=np.float32)
-    low, high = float(image.min()), float(image.max())
-    image = (image - low) / (high - low) if high > low else np.zeros_like(image)
-    return image[..., 0] if image.shape[-1] == 1 else image
+from .images import to_display_image
 
 
 def _clip(heat: np.ndarray, clip_percentile: float | None) -> np.ndarray:
@@ -96,7 +91,7 @@ def plot_attributions(
         heat = _clip(np.abs(maps[i]) if absolute_value else maps[i], clip_percentile)
         options = dict(plot_kwargs)
         if images is not None:
-            shown = _to_image(images[i])
+            shown = to_display_image(images[i])
             ax.imshow(shown, cmap="Greys" if shown.ndim == 2 else None)
             height, width = shown.shape[:2]
             options.setdefault("extent", (-0.5, width - 0.5, height - 0.5, -0.5))
@@ -144,12 +139,12 @@ def plot_comparison(
     cols = len(maps) + 1
     fig, axes = plt.subplots(n, cols, figsize=(img_size * cols, img_size * n), squeeze=False)
     for i in range(n):
-        axes[i, 0].imshow(_to_image(images[i]))
+        axes[i, 0].imshow(to_display_image(images[i]))
         axes[i, 0].axis("off")
         for k, (name, value) in enumerate(maps.items(), start=1):
             heat = _clip(np.abs(value[i]) if absolute_value else value[i], clip_percentile)
             ax = axes[i, k]
-            ax.imshow(_to_image(images[i]))
+            ax.imshow(to_display_image(images[i]))
             ax.imshow(heat, cmap=cmap, alpha=alpha)
             ax.axis("off")
             if i == 0:

@@ -8,7 +8,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .attributions import _to_image
+from .images import to_display_image
 
 _COLORS = plt.get_cmap("tab10").colors
 
@@ -55,7 +55,7 @@ def plot_concept_crops(
             ax = axes[row, col]
             ax.axis("off")
             if col < len(crops):
-                ax.imshow(_to_image(crops[col]))
+                ax.imshow(to_display_image(crops[col]))
         axes[row, 0].set_title(
             f"concept {concept}", fontsize=8, loc="left", color=_COLORS[row % 10]
         )
@@ -86,7 +86,7 @@ def plot_concept_attribution_maps(
         ax.axis("off")
     for i, image in enumerate(images):
         ax = axes.ravel()[i]
-        ax.imshow(_to_image(image))
+        ax.imshow(to_display_image(image))
         for j, concept in enumerate(concept_ids):
             heat = np.maximum(maps[i, ..., concept], 0)
             threshold = np.percentile(heat, percentile)

@@ -7,7 +7,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .attributions import _to_image
+from .images import to_display_image
 
 _COLORS = plt.get_cmap("tab10").colors
 
@@ -47,7 +47,7 @@ def plot_cluster_graph(
         for concept in graph.strategies:
             rows = np.flatnonzero(graph.labels == concept)[:nb_thumbnails]
             for row in rows:
-                thumb = OffsetImage(_to_image(images[graph.image_indices[row]]), zoom=0.35)
+                thumb = OffsetImage(to_display_image(images[graph.image_indices[row]]), zoom=0.35)
                 box = AnnotationBbox(
                     thumb,
                     xy[row],

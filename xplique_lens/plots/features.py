@@ -48,6 +48,19 @@ def _xplique_maco(ax, image, alpha, percentile_image, percentile_alpha) -> None:
     ax.axis("off")
 
 
+def _one_visualization(array: Any, name: str) -> np.ndarray:
+    """``array`` as one picture: ``maco``'s ``(1, H, W, C)`` batch of one loses its first axis."""
+    array = np.asarray(array)
+    if array.ndim == 4:
+        if array.shape[0] != 1:
+            raise ValueError(
+                f"`{name}` holds {array.shape[0]} visualizations {array.shape}; plot_maco draws "
+                "one: pass one of them, or use plot_maco_grid for the batch."
+            )
+        array = array[0]
+    return array
+
+
 def plot_maco(
     image: Any,
     transparency: Any | None = None,
@@ -73,9 +86,11 @@ def plot_maco(
     Parameters
     ----------
     image
-        ``(H, W, C)`` visualization (any value range: rescaled for display).
+        ``(H, W, C)`` visualization (any value range: rescaled for display), or ``maco``'s
+        ``(1, H, W, C)`` output for one objective.
     transparency
-        ``(H, W, C)`` or ``(H, W)`` accumulated gradients (``maco``'s second output).
+        ``(H, W, C)`` or ``(H, W)`` accumulated gradients (``maco``'s second output), or
+        ``(1, H, W, C)``.
     clip_percentile
         Transparency values above this percentile are fully opaque.
     background
@@ -96,6 +111,11 @@ def plot_maco(
     figure
         The new figure, or the figure of the axes drawn on.
     """
+    image = _one_visualization(image, "image")
+    transparency = (
+        None if transparency is None else _one_visualization(transparency, "transparency")
+    )
+    alpha = None if alpha is None else _one_visualization(alpha, "alpha")
     xplique_style = alpha is not None or ax is not None
     xplique_style = xplique_style or percentile_image is not None or percentile_alpha is not None
     if xplique_style:

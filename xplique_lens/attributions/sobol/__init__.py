@@ -28,6 +28,7 @@ from .kernel import (
     sobol_explain,
     split_design_scores,
     upsample_masks,
+    upsample_tile,
 )
 from .perturbations import (
     PERTURBATIONS,
@@ -50,6 +51,7 @@ from .samplers import (
     ScrambledSobolSampler,
     SobolSampler,
     TFSobolSequenceRS,
+    UnscrambledHaltonSampler,
     design_rows,
     get_sampler,
     replicated_design,
@@ -81,6 +83,7 @@ __all__ = [
     "SobolEstimator",
     "SobolSampler",
     "TFSobolSequenceRS",
+    "UnscrambledHaltonSampler",
     "box_blur",
     "design_rows",
     "get_estimator",
@@ -94,4 +97,5 @@ __all__ = [
     "sobol_total_indices",
     "split_design_scores",
     "upsample_masks",
+    "upsample_tile",
 ]

@@ -132,7 +132,7 @@ def perturbation_scores(
     return tf.reshape(tf.concat(outputs, axis=0), (n, nb_masks))
 
 
-def _upsample_tile(masks: tf.Tensor, size: tuple[int, int], channels: int) -> tf.Tensor:
+def upsample_tile(masks: tf.Tensor, size: tuple[int, int], channels: int) -> tf.Tensor:
     """Nearest upsampling of ``(q, g, g', 1)`` masks to ``(q, H, W, channels)``; masks with
     their own channels ``(q, g, g', c)`` (``nb_channels = c``) keep them.
 
@@ -254,7 +254,7 @@ def make_sobol_kernel(
             # faster on CPU than also broadcasting the channel axis)
             channels = inputs.shape[-1] if perturb.broadcasts else 1
             if len(shape) == 3 and inputs.shape.rank == 4:
-                return _upsample_tile(masks, tuple(inputs.shape[1:3]), channels or 1)
+                return upsample_tile(masks, tuple(inputs.shape[1:3]), channels or 1)
             return masks
 
         extras = tuple(perturb.prepare(inputs))
@@ -288,7 +288,7 @@ def sobol_explain(
     perturbation: str | Callable | Perturbation | None = "inpainting",
     batch_size: int | None = 256,
     mask_shape: Sequence[int] | None = None,
-    seed: int | None = None,
+    seed: int | None = 0,
     verbose: bool = False,
     scorer: Callable | None = None,
 ) -> tf.Tensor:
@@ -316,8 +316,9 @@ def sobol_explain(
     mask_shape
         Shape of one mask, e.g. ``(grid, grid, 1)`` for images (upsampled to ``(H, W)``);
         default ``inputs.shape[1:]`` (one variable per input entry, e.g. per concept).
-    seed
-        Seed of a random sampler given by name (a sampler object keeps its own seed).
+    seed : int or None, default 0
+        Seed of a random sampler given by name (a sampler object keeps its own seed); None draws
+        fresh randomness.
     verbose
         Progress bar.
     scorer

@@ -7,9 +7,13 @@ from ``B``), see :func:`replicated_design`.
 
 A design is drawn once per explanation call (never per image), off the compiled hot path, so the
 randomised samplers are ``scipy.stats.qmc``'s (tested there) rather than code of our own; the
-default unscrambled Sobol' sequence is TensorFlow's, as Xplique draws it. All are
-deterministic: the unscrambled sequences have no randomness, the randomised samplers take a
-``seed`` (same seed, same design).
+default unscrambled Sobol' sequence is TensorFlow's, as Xplique draws it. The unscrambled
+sequences have no randomness; the randomised samplers take a ``seed``: an int gives the same
+design every time, ``None`` a fresh one (numpy / scikit-learn meaning).
+
+Each name of :data:`SAMPLERS` has exactly one meaning (see :func:`get_sampler`); in particular
+``"halton"`` is the scrambled Halton sequence (``scipy.stats.qmc.Halton``'s default) and
+``"halton_unscrambled"`` the plain one.
 
 Samplers are also callable the way Xplique's ``ReplicatedSampler`` objects are,
 ``sampler(dimension, nb_design) -> [A; B; C]`` of shape ``(nb_design * (dimension + 2),
@@ -25,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 from scipy.stats import qmc
 
-from ...commons.validation import check_positive_int, check_power_of_two
+from ...commons.validation import check_flag, check_positive_int, check_power_of_two, check_seed
 
 
 class Design(NamedTuple):
@@ -135,13 +139,13 @@ class SobolSampler(Sampler):
         point). ``True``: ``scipy.stats.qmc.Sobol(scramble=True)``, the first ``n`` points
         randomised by a linear matrix scramble plus a digital shift (Matoušek 1998): they keep
         the low discrepancy and give unbiased estimates.
-    seed
-        Seed of the scramble (ignored when ``scramble=False``).
+    seed : int or None, default 0
+        Seed of the scramble (ignored when ``scramble=False``); None draws fresh randomness.
     """
 
     def __init__(self, scramble: bool = False, seed: int | None = 0):
-        self.scramble = bool(scramble)
-        self.seed = 0 if seed is None else int(seed)
+        self.scramble = check_flag(scramble, "scramble")
+        self.seed = check_seed(seed)
 
     def points(self, dimension: int, nb_points: int) -> tf.Tensor:
         if not self.scramble:
@@ -151,7 +155,13 @@ class SobolSampler(Sampler):
 
 
 class ScrambledSobolSampler(SobolSampler):
-    """:class:`SobolSampler` with ``scramble=True``: randomised (seeded) Sobol' points."""
+    """:class:`SobolSampler` with ``scramble=True``: randomised (seeded) Sobol' points.
+
+    Parameters
+    ----------
+    seed : int or None, default 0
+        Seed of the scramble; None draws fresh randomness.
+    """
 
     def __init__(self, seed: int | None = 0):
         super().__init__(scramble=True, seed=seed)
@@ -172,15 +182,15 @@ class HaltonSampler(Sampler):
         8x8 grid) all lie below 0.05, so the masks never open those cells. ``False`` gives the
         plain sequence from index 1 (Xplique's ``HaltonSequenceRS`` starts at index 0, the
         all-zero point).
-    seed
-        Seed of the scramble (ignored when ``scramble=False``).
+    seed : int or None, default 0
+        Seed of the scramble (ignored when ``scramble=False``); None draws fresh randomness.
     """
 
     needs_power_of_two = False
 
     def __init__(self, scramble: bool = True, seed: int | None = 0):
-        self.scramble = bool(scramble)
-        self.seed = 0 if seed is None else int(seed)
+        self.scramble = check_flag(scramble, "scramble")
+        self.seed = check_seed(seed)
 
     def points(self, dimension: int, nb_points: int) -> tf.Tensor:
         sequence = qmc.Halton(dimension, scramble=self.scramble, rng=self.seed)
@@ -198,14 +208,15 @@ class LatinHypercubeSampler(Sampler):
 
     Parameters
     ----------
-    seed
-        Seed of the strata permutations and of the jitter inside each stratum.
+    seed : int or None, default 0
+        Seed of the strata permutations and of the jitter inside each stratum; None draws fresh
+        randomness.
     """
 
     needs_power_of_two = False
 
     def __init__(self, seed: int | None = 0):
-        self.seed = 0 if seed is None else int(seed)
+        self.seed = check_seed(seed)
 
     def points(self, dimension: int, nb_points: int) -> tf.Tensor:
         sequence = qmc.LatinHypercube(dimension, rng=self.seed)
@@ -218,10 +229,21 @@ ScipySobolSequenceRS = SobolSampler
 HaltonSequenceRS = HaltonSampler
 LatinHypercubeRS = LatinHypercubeSampler
 
+
+class UnscrambledHaltonSampler(HaltonSampler):
+    """:class:`HaltonSampler` with ``scramble=False``: the plain Halton sequence from index 1
+    (deterministic; Xplique's CRAFT design). ``seed`` is accepted and ignored."""
+
+    def __init__(self, seed: int | None = 0):
+        super().__init__(scramble=False, seed=seed)
+
+
+#: one meaning per name; the unscrambled sequences are deterministic, the others take ``seed``
 SAMPLERS = {
     "sobol": SobolSampler,
     "scrambled_sobol": ScrambledSobolSampler,
     "halton": HaltonSampler,
+    "halton_unscrambled": UnscrambledHaltonSampler,
     "latin_hypercube": LatinHypercubeSampler,
 }
 
@@ -245,13 +267,33 @@ class _CallableSampler(Sampler):
         return Design(stacked[:nb_design], stacked[nb_design : 2 * nb_design])
 
 
-def get_sampler(sampler: Any = None, seed: int | None = None) -> Sampler:
+def get_sampler(sampler: Any = None, seed: int | None = 0) -> Sampler:
     """Resolve ``sampler``: ``None`` (deterministic Sobol'), a name, a :class:`Sampler`, or any
     callable ``(dimension, nb_design) -> [A; B; ...]`` such as Xplique's replicated samplers.
 
-    Names: ``"sobol"``, ``"scrambled_sobol"``, ``"halton"``, ``"latin_hypercube"``; randomised
-    ones use ``seed`` (``None``: 0).
+    Each name has exactly one meaning:
+
+    ========================  ==============================================================
+    ``"sobol"``               unscrambled Sobol' (``tf.math.sobol_sample``, as Xplique's
+                              ``TFSobolSequenceRS``); deterministic, ``seed`` ignored
+    ``"scrambled_sobol"``     ``scipy.stats.qmc.Sobol(scramble=True)``: matrix scramble plus
+                              digital shift, seeded
+    ``"halton"``              ``scipy.stats.qmc.Halton(scramble=True)``, seeded (scipy's
+                              default; the plain sequence is badly correlated in high bases)
+    ``"halton_unscrambled"``  the plain Halton sequence from index 1; deterministic, ``seed``
+                              ignored (Xplique's CRAFT design)
+    ``"latin_hypercube"``     ``scipy.stats.qmc.LatinHypercube``, seeded
+    ========================  ==============================================================
+
+    Parameters
+    ----------
+    sampler
+        ``None``, a name above, a :class:`Sampler` (returned as is, with its own seed) or a
+        callable ``(dimension, nb_design) -> [A; B; ...]``.
+    seed : int or None, default 0
+        Seed of a randomised sampler given by name; None draws fresh randomness.
     """
+    seed = check_seed(seed)
     if sampler is None:
         return SobolSampler()
     if isinstance(sampler, Sampler):
@@ -262,8 +304,6 @@ def get_sampler(sampler: Any = None, seed: int | None = None) -> Sampler:
                 f"`sampler` must be one of {sorted(SAMPLERS)}, a Sampler or a callable "
                 f"(dimension, nb_design) -> design, got {sampler!r}."
             )
-        if sampler == "sobol":
-            return SobolSampler()
         return SAMPLERS[sampler](seed=seed)
     if callable(sampler):
         return _CallableSampler(sampler)

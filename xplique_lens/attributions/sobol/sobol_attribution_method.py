@@ -8,7 +8,7 @@ from typing import Any
 import tensorflow as tf
 
 from ...commons.operators import OperatorSignature
-from ...commons.validation import check_positive_int, check_power_of_two
+from ...commons.validation import check_positive_int, check_power_of_two, check_seed
 from ..base import BlackBoxExplainer
 from .estimators import SobolEstimator, get_estimator
 from .kernel import make_perturbation_scorer, make_sobol_kernel, sobol_explain
@@ -48,7 +48,9 @@ class SobolAttributionMethod(BlackBoxExplainer):
         forward passes per image.
     sampler
         ``None`` (deterministic Sobol sequence), a name (``"sobol"``, ``"scrambled_sobol"``,
-        ``"halton"``, ``"latin_hypercube"``), a ``Sampler`` or an Xplique replicated sampler.
+        ``"halton"``, ``"halton_unscrambled"``, ``"latin_hypercube"``, see
+        :func:`~xplique_lens.attributions.sobol.get_sampler`), a ``Sampler`` or an Xplique
+        replicated sampler.
     estimator
         ``None`` (Jansen), a name (``"jansen"``, ``"homma"``, ``"janon"``, ``"glen"``,
         ``"saltelli"``) or a ``SobolEstimator``.
@@ -64,8 +66,9 @@ class SobolAttributionMethod(BlackBoxExplainer):
         Forward passes per chunk: bounds the memory whatever N, grid and design.
     operator
         See :class:`~xplique_lens.attributions.base.BlackBoxExplainer`.
-    seed
-        Seed of a random sampler given by name (ignored by the deterministic default).
+    seed : int or None, default 0
+        Seed of a random sampler given by name (ignored by the deterministic default); None
+        draws fresh randomness (a new design at each construction).
     nb_channels
         Channels of the masks (keyword only, as Xplique): 1 (default) masks all the channels of
         a cell together; the number of input channels ``C`` gives each channel of each cell its
@@ -82,7 +85,7 @@ class SobolAttributionMethod(BlackBoxExplainer):
         perturbation_function: str | Callable | Perturbation | None = "inpainting",
         batch_size: int | None = 256,
         operator: str | OperatorSignature | None = None,
-        seed: int | None = None,
+        seed: int | None = 0,
         *,
         nb_channels: int = 1,
     ):
@@ -90,10 +93,10 @@ class SobolAttributionMethod(BlackBoxExplainer):
         self.grid_size = check_positive_int(grid_size, "grid_size", minimum=2)
         self.nb_channels = check_positive_int(nb_channels, "nb_channels")
         self.nb_design = check_power_of_two(nb_design, "nb_design")
-        self.sampler = get_sampler(sampler, seed)
+        self.seed = check_seed(seed)
+        self.sampler = get_sampler(sampler, self.seed)
         self.estimator = get_estimator(estimator)
         self.perturbation_function = get_perturbation(perturbation_function)
-        self.seed = seed
         operator_fn, model_fn = self.operator, self.model
         mask_shape = (self.grid_size, self.grid_size, self.nb_channels)
         self._scorer = make_perturbation_scorer(

@@ -15,8 +15,9 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from ...commons.batching import batch_slices
-from ...commons.validation import check_positive_int
+from ...commons.validation import check_positive_int, check_seed
 from ..base import ExplainerMetric
+from ..perturbation import random_key
 
 
 @tf.function(reduce_retracing=True)
@@ -65,8 +66,8 @@ class AverageStability(ExplainerMetric):
         on two single explanations (called pair by pair).
     nb_samples
         Number of noisy neighbours per input.
-    seed
-        Seed of the noise.
+    seed : int or None, default 0
+        Seed of the noise; None draws fresh randomness.
     verbose
         Show a progress bar.
     """
@@ -95,14 +96,11 @@ class AverageStability(ExplainerMetric):
         self.radius = float(radius)
         self.distance = distance
         self.nb_samples = check_positive_int(nb_samples, "nb_samples")
-        self.seed = seed
-        self.verbose = verbose
-        noise_seed = tf.constant([0 if seed is None else seed, 0], dtype=tf.int64)
-        if seed is None:
-            noise_seed = tf.random.uniform([2], maxval=2**31 - 1, dtype=tf.int64)
+        self.seed = check_seed(seed)
+        self.verbose = bool(verbose)
         self.noisy_masks = tf.random.stateless_uniform(
             (self.nb_samples, *self.inputs.shape[1:]),
-            seed=noise_seed,
+            seed=random_key(self.seed),
             minval=-self.radius,
             maxval=self.radius,
         )

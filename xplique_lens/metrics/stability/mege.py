@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from ...commons.batching import batch_slices
 from ...commons.inputs import model_output_size, sanitize_inputs
 from ...commons.tf_functions import make_forward_function
-from ...commons.validation import check_batch_size, check_positive_int
+from ...commons.validation import check_batch_size, check_positive_int, check_seed
 from .folds import make_folds
 from .reco import reco_score
 from .spearman import flatten_explanations, pairwise_spearman_distances
@@ -116,8 +116,8 @@ class MeGe:
         Number of samples explained (and predicted) at once.
     k_splits
         Number of folds and models (4 to 6 are usually enough).
-    seed
-        Seed of the fold shuffle.
+    seed : int or None, default 0
+        Seed of the fold shuffle; None draws fresh randomness.
     shuffle
         Shuffled stratified folds (``True``) or Xplique's contiguous folds (``False``).
     models
@@ -126,7 +126,7 @@ class MeGe:
     strategy
         A ``tf.distribute.Strategy`` whose scope wraps each call of ``learning_algorithm``.
     verbose
-        Show progress bars.
+        Show progress bars (default quiet, the library's convention).
 
     Attributes
     ----------
@@ -148,13 +148,13 @@ class MeGe:
         shuffle: bool = True,
         models: Sequence[Callable] | None = None,
         strategy: tf.distribute.Strategy | None = None,
-        verbose: bool = True,
+        verbose: bool = False,
     ):
         self.learning_algorithm = learning_algorithm
         self.batch_size = check_batch_size(batch_size)
         self.k_splits = check_positive_int(k_splits, "k_splits", minimum=2)
-        self.seed = seed
-        self.shuffle = shuffle
+        self.seed = check_seed(seed)
+        self.shuffle = bool(shuffle)
         self.strategy = strategy
         self.verbose = verbose
         if models is None and not callable(learning_algorithm):
