@@ -50,7 +50,7 @@ def nndsvda_init(activations: tf.Tensor, rank: int) -> tuple[tf.Tensor, tf.Tenso
     return codes, comps
 
 
-def _hals_update(
+def hals_update(
     factor: tf.Tensor, gram: tf.Tensor, cross: tf.Tensor, sweeps: tf.Tensor
 ) -> tf.Tensor:
     """``sweeps`` HALS sweeps on the rows of ``factor`` (r, m) for ``min ||T - G F||`` with
@@ -102,10 +102,10 @@ def nmf_hals(
         eye = tf.eye(tf.shape(components)[0])
         gram_w = tf.matmul(components, components, transpose_b=True) + ridge_codes * eye  # W W^T
         cross_w = tf.matmul(components, activations, transpose_b=True)  # W A^T (r, n)
-        codes = tf.transpose(_hals_update(tf.transpose(codes), gram_w, cross_w, inner_sweeps))
+        codes = tf.transpose(hals_update(tf.transpose(codes), gram_w, cross_w, inner_sweeps))
         gram_u = tf.matmul(codes, codes, transpose_a=True) + ridge_components * eye  # U^T U
         cross_u = tf.matmul(codes, activations, transpose_a=True)  # U^T A (r, p)
-        components = _hals_update(components, gram_u, cross_u, inner_sweeps)
+        components = hals_update(components, gram_u, cross_u, inner_sweeps)
         checked = tf.logical_or(i % check_every == 0, i + 1 >= max_iter)
 
         def check():

@@ -26,7 +26,7 @@ import tensorflow as tf
 
 from ...commons.validation import check_positive_int
 from .base import as_activation_matrix
-from .nmf import NNLSEncoded, _hals_update, nndsvda_init
+from .nmf import NNLSEncoded, hals_update, nndsvda_init
 
 
 @tf.function(reduce_retracing=True)
@@ -56,7 +56,7 @@ def semi_nmf_solve(
     def step(i, codes, components, prev, first, decrease):
         gram_w = tf.matmul(components, components, transpose_b=True)  # W W^T
         cross_w = tf.matmul(components, activations, transpose_b=True)  # W A^T (r, n)
-        codes = tf.transpose(_hals_update(tf.transpose(codes), gram_w, cross_w, inner_sweeps))
+        codes = tf.transpose(hals_update(tf.transpose(codes), gram_w, cross_w, inner_sweeps))
         components = solve_components(codes)
         err = error(codes, components)
         first = tf.where(i == 0, err, first)
