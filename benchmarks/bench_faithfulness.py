@@ -3,7 +3,8 @@
 The built-in dataset plants two parts in every image (the class's coloured object and its
 black-and-white pattern, ``data.part_masks``); both identify the class. For every data seed
 (``make_synthetic_dataset(n_per_class, seed=s)``), every extractor seed and every class, a Craft
-is fitted on the class's images and, for each concept, the positive mass of its ``"input"``
+is fitted on the class's images (with Craft's default NMF, ``CRAFT_NMF_SETTINGS``, unless
+``--nmf`` / ``--nmf-alpha`` change it) and, for each concept, the positive mass of its ``"input"``
 concept attribution map (Integrated Gradients of the concept code, as in
 ``bench_craft_maps.py``) is split over the masks. The *best-covering* concept is the one whose
 map puts the largest share of its positive mass on the planted parts (object or pattern); a
@@ -55,6 +56,7 @@ import tensorflow as tf  # noqa: E402
 from xplique_lens.attributions import SobolAttributionMethod  # noqa: E402
 from xplique_lens.attributions.sobol.samplers import HaltonSampler  # noqa: E402
 from xplique_lens.concepts import NMF, ConceptImportance, Craft  # noqa: E402
+from xplique_lens.concepts.craft_settings import CRAFT_NMF_SETTINGS  # noqa: E402
 from xplique_lens.datasets import get_reference_model, make_synthetic_dataset  # noqa: E402
 
 LAYER = "features"
@@ -293,7 +295,9 @@ def main(args) -> None:
                     ]
                 )
             for extractor_seed in range(args.extractor_seeds):
-                nmf_kwargs = {"alpha": args.nmf_alpha} if args.nmf_alpha else None
+                nmf_kwargs = {**CRAFT_NMF_SETTINGS, **dict(args.nmf)}
+                if args.nmf_alpha is not None:
+                    nmf_kwargs["alpha"] = args.nmf_alpha
                 run = one_run(model, images, parts, class_id, args, extractor_seed, nmf_kwargs)
                 runs.append(run)
                 seeds_by_run.append((data_seed, extractor_seed, class_id))
@@ -339,6 +343,17 @@ def main(args) -> None:
         print(f"records written to {path}")
 
 
+def _setting(text: str) -> tuple[str, float | int | str]:
+    """``KEY=VALUE`` -> ``(key, value)``, the value as an int, a float or a string."""
+    key, _, value = text.partition("=")
+    for cast in (int, float):
+        try:
+            return key, cast(value)
+        except ValueError:
+            pass
+    return key, value
+
+
 def parse(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-seeds", type=int, default=5)
@@ -363,7 +378,16 @@ def parse(argv=None):
     )
     parser.add_argument("--no-pixel-sobol", dest="pixel_sobol", action="store_false")
     parser.add_argument(
-        "--nmf-alpha", type=float, default=0.0, help="ridge of our NMF (scikit-learn's alpha_W)"
+        "--nmf-alpha", type=float, default=None, help="ridge of our NMF (scikit-learn's alpha_W)"
+    )
+    parser.add_argument(
+        "--nmf",
+        type=_setting,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting of our NMF over Craft's default (CRAFT_NMF_SETTINGS), repeatable; the "
+        "former default: --nmf alpha=0 --nmf max_iter=500 --nmf inner_sweeps=3 --nmf tol=1e-4",
     )
     parser.add_argument("--out", default=None, help="folder for the per-run records (.npz)")
     return parser.parse_args(argv)

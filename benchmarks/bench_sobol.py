@@ -82,6 +82,9 @@ def main() -> None:
         ("reference", 64, 8, 32, 4),
         ("reference", 64, 4, 16, 16),
         ("reference", 64, 11, 16, 2),
+        ("cnn48", 48, 8, 32, 4),
+        ("cnn48", 48, 4, 16, 16),
+        ("cnn48", 48, 8, 32, 1),
         ("cnn128", 128, 8, 16, 2),
     ]
     header = (
@@ -94,7 +97,7 @@ def main() -> None:
     )
     print(header)
     for name, size, grid, design, n in settings:
-        model = get_reference_model(0) if name == "reference" else cnn(size)
+        model = get_reference_model(0) if name == "reference" else cnn(size)  # cnn48: 3 convs
         images = tf.image.resize(data.images[:n], (size, size)).numpy()
         labels = data.labels[:n]
         passes = n * design * (grid**2 + 1)

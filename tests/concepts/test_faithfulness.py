@@ -1,10 +1,11 @@
 """Issue 19: CRAFT's top concept is the concept that covers the planted parts, across data seeds.
 
-Cheap version of ``benchmarks/bench_faithfulness.py``: 3 data seeds x 2 classes (red disk,
-green square), 4 images per class, 6 concepts, ``nb_design=8``, ``"layer"`` maps (the
-upsampled codes: no gradient). A concept is present when it holds >= 5% of the maps' positive
-mass weighted by ``||W_k||``; the best-covering concept is the present one with the largest
-share of its positive mass on the planted parts (object or pattern).
+Cheap version of ``benchmarks/bench_faithfulness.py``: 3 data seeds x the 6 classes, 4 images
+per class, 4 concepts (the issue's setting), ``nb_design=8``, ``"layer"`` maps (the upsampled
+codes: no gradient), Craft's default extractor (``CRAFT_NMF_SETTINGS``). A concept is present
+when it holds >= 5% of the maps' positive mass weighted by ``||W_k||``; the best-covering concept
+is the present one with the largest share of its positive mass on the planted parts (object or
+pattern).
 """
 
 import numpy as np
@@ -14,7 +15,7 @@ from xplique_lens.concepts import Craft
 from xplique_lens.datasets import make_synthetic_dataset
 
 DATA_SEEDS = (1, 2, 3)
-CLASSES = (0, 1)
+CLASSES = (0, 1, 2, 3, 4, 5)
 MIN_PRESENCE = 0.05
 
 
@@ -40,7 +41,7 @@ def faithfulness_runs(reference_model):
             selected = data.labels == class_id
             images, parts = data.images[selected], data.masks[selected]
             craft = Craft.from_model(
-                reference_model, "features", number_of_concepts=6, patch_size=16, batch_size=128
+                reference_model, "features", number_of_concepts=4, patch_size=16, batch_size=128
             )
             importances = craft.fit(images, class_id=class_id).estimate_importance(nb_design=8)
             maps = craft.concept_attribution_maps(images, method="layer").numpy()
@@ -52,21 +53,23 @@ def faithfulness_runs(reference_model):
 
 
 def test_top_concept_is_the_best_covering_one(faithfulness_runs):
-    """The top concept is the best-covering present concept in >= 5 of the 6 runs.
+    """The top concept is the best-covering present concept in >= 16 of the 18 runs, and never
+    far behind it (>= 0.9 of its share on the parts).
 
-    Measured: 6 of 6 (10 of 10 on data seeds 1-5; with 3 images per class 9 of 10). Not every
-    class passes: on the magenta ring (class 4) the top concept is, on data seeds 1-5, the
-    concept present everywhere (NNDSVDa's first component) with 0.13-0.19 of its layer-map
-    mass on the parts against 0.49-0.55 for the best-covering one; the cyan diamond misses on
-    seed 2 (0.54 vs 0.59). See ``Craft.estimate_importance`` and the benchmark.
+    Measured with Craft's default NMF: 17 of 18, the miss a tie (0.54 vs 0.54). With the
+    converged ``NMF(4)`` (the former default): 11 of 18, and on the magenta ring (class 4) the
+    top concept was the one present everywhere, 0.09-0.16 of its mass on the parts against
+    0.45-0.46 for the best-covering one.
     """
-    hits = faithfulness_runs[:, 3]
-    assert hits.sum() >= len(hits) - 1
+    top, best, _, hits = faithfulness_runs.T
+    assert hits.sum() >= len(hits) - 2
+    assert np.all(top >= 0.9 * best)
 
 
 def test_top_concept_mass_is_on_the_planted_parts(faithfulness_runs):
-    """The parts cover 0.10-0.12 of the images; the top concept's layer maps put 0.50-0.59 of
-    their positive mass there (measured; blurred by the 18-pixel receptive field)."""
+    """The parts cover 0.10-0.12 of the images; the top concept's layer maps put 0.45-0.57 of
+    their positive mass there per class (mean 0.51; 0.47 with ``NMF(4)``, 0.23 on the magenta
+    ring), blurred by the 18-pixel receptive field."""
     top, _, area, _ = faithfulness_runs.T
     assert np.all(top > 3.5 * area)
-    assert top.mean() > 0.45
+    assert top.mean() > 0.48

@@ -114,7 +114,10 @@ class Craft(BaseCraft):
         size before ``g``.
     extractor
         A concept extractor (``NMF``, ``PCA``, ``ICA``, ``KMeans``, ``SparseCoding``) with
-        ``n_components == number_of_concepts``; default ``NMF(number_of_concepts)``, or
+        ``n_components == number_of_concepts``; default Xplique's extractor,
+        ``NMF(number_of_concepts, alpha=1e-2, max_iter=200, inner_sweeps=1, tol=0)``
+        (:data:`~xplique_lens.concepts.craft_settings.CRAFT_NMF_SETTINGS`: the most faithful
+        concept ranking across seeds, see docs/concepts.md), or
         ``SemiNMF(number_of_concepts)`` with ``activation_policy="signed"``.
     stride
         Step between crops; default ``int(0.8 * patch_size)`` (the paper, Xplique).
