@@ -59,3 +59,63 @@ def test_frechet_distance_is_the_shared_kernel():
     from xplique_lens.concepts import metrics as concept_metrics
 
     assert frechet_distance is stats.frechet_distance is concept_metrics.frechet_distance
+
+
+def _pixel_feature_model(channels: int = 2):
+    """1x1-pixel model whose penultimate features are the pixel values themselves."""
+    import keras
+
+    inputs = keras.Input((1, 1, channels))
+    flat = keras.layers.Flatten()(inputs)
+    return keras.Model(inputs, keras.layers.Dense(3)(flat))
+
+
+def _pixels(rows):
+    return np.asarray(rows, np.float32)[:, None, None, :]
+
+
+def test_plausibility_reductions_are_analytic():
+    model = _pixel_feature_model()
+    real = _pixels([[1, 0], [1, 1], [0, 1]])
+    vis = _pixels([[1, 0]])
+    cosines = np.array([1.0, np.sqrt(0.5), 0.0])
+    expected = {"mean": cosines.mean(), "median": np.sqrt(0.5), "max": 1.0}
+    for reduction, value in expected.items():
+        metric = Plausibility(model, real, np.zeros(3, int), reduction=reduction)
+        assert metric.evaluate(vis, [0]) == pytest.approx(value, abs=1e-6)
+        # without labels: pooled over all real images, same values here
+        assert Plausibility(model, real, reduction=reduction)(vis) == pytest.approx(value, abs=1e-6)
+    with pytest.raises(ValueError, match="reduction"):
+        Plausibility(model, real, reduction="sum")
+    with pytest.raises(TypeError, match="center"):
+        Plausibility(model, real, center="yes")
+
+
+def test_plausibility_center_removes_the_shared_positive_offset():
+    model = _pixel_feature_model()
+    real = _pixels([[1, 0], [0, 1]])
+    labels = np.array([0, 1])
+    between = _pixels([[1, 1]])  # as close to both classes: the mean real feature
+    raw = Plausibility(model, real, labels)
+    centred = Plausibility(model, real, labels, center=True)
+    assert raw(between, [0]) == pytest.approx(np.sqrt(0.5), abs=1e-6)
+    assert centred(between, [0]) == pytest.approx(0.0, abs=1e-6)
+    # centred: the right class +1, the wrong one -1 (raw: 1 and 0)
+    assert centred.detailed_evaluate(real, labels) == pytest.approx([1.0, 1.0], abs=1e-6)
+    assert centred.detailed_evaluate(real, 1 - labels) == pytest.approx([-1.0, -1.0], abs=1e-6)
+
+
+def test_plausibility_center_spreads_real_features(reference_model, small_data):
+    """On post-ReLU features the raw cosine is high for anything; centring widens the gap."""
+    images, labels = small_data.images, small_data.labels
+    raw = Plausibility(reference_model, images, labels)
+    centred = Plausibility(reference_model, images, labels, center=True)
+    noise = np.random.default_rng(0).uniform(size=(6, 64, 64, 3)).astype(np.float32)
+    assert raw(noise, np.arange(6)) > 0.5  # the saturation that centring removes
+    for metric in (raw, centred):
+        assert metric(images, labels) > metric(images, (labels + 1) % 6)
+        assert metric(images, labels) > metric(noise, np.arange(6))
+    gap_raw = raw(images, labels) - raw(images, (labels + 1) % 6)
+    gap_centred = centred(images, labels) - centred(images, (labels + 1) % 6)
+    assert gap_centred > gap_raw
+    assert centred(noise, np.arange(6)) < 0.5
