@@ -4,6 +4,7 @@ localizer (Xplique 2.0.2's names), used by :mod:`.holistic_craft`."""
 from __future__ import annotations
 
 import contextlib
+import os
 import warnings
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -252,6 +253,12 @@ class ConceptDecoder:
         )
 
 
+def _single_inter_op_thread() -> bool:
+    """Whether TensorFlow runs graphs on one inter-op thread (configured or by environment)."""
+    configured = tf.config.threading.get_inter_op_parallelism_threads()
+    return configured == 1 or os.environ.get("TF_NUM_INTEROP_THREADS", "").strip() == "1"
+
+
 class ConceptLocalizer:
     """Images -> one score per concept ``(N, r)`` (the reduced concept codes), as a model that
     black-box explainers can attribute to the input pixels.
@@ -299,7 +306,16 @@ class ConceptLocalizer:
         return scores.astype(np.float32)
 
     def _scores(self, inputs: tf.Tensor) -> np.ndarray:
-        return self.reduce(self.parent_craft.transform(inputs))
+        if not _single_inter_op_thread():
+            return self.reduce(self.parent_craft.transform(inputs))
+        # Inside tf.py_function with a single inter-op thread, a compiled function called here
+        # waits for the thread its caller holds (a deadlock): run them eagerly instead.
+        previous = tf.config.functions_run_eagerly()
+        tf.config.run_functions_eagerly(True)
+        try:
+            return self.reduce(self.parent_craft.transform(inputs))
+        finally:
+            tf.config.run_functions_eagerly(previous)
 
     def __call__(self, inputs: Any) -> tf.Tensor:
         inputs = tf.convert_to_tensor(inputs, tf.float32)
