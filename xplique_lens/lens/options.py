@@ -8,7 +8,7 @@ Each stage of a class page reads only the settings its own options dataclass dec
 from __future__ import annotations
 
 import numbers
-from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any, TypeVar
 
 from ..commons.preprocessing import check_preprocess_mode, check_values_range
@@ -197,12 +197,6 @@ class LensOptions:
         if unknown:
             raise TypeError(f"unknown LensOptions field(s) {unknown}; known: {sorted(known)}.")
         return replace(cls(), **{**PRESETS[name], **overrides})
-
-    def subset(self, names: tuple[str, ...]) -> dict:
-        """The options named in ``names``, as a dict (kept for compatibility: stages now
-        declare their options as a dataclass, see :func:`stage_options`)."""
-        values = asdict(self)
-        return {name: values[name] for name in names}
 
 
 def stage_options(options: LensOptions, options_type: type[T]) -> T:
