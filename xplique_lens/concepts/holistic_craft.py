@@ -35,7 +35,6 @@ Importance Estimation.* NeurIPS. https://arxiv.org/abs/2306.07304
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -59,6 +58,8 @@ from .holistic_parts import (
     LayerLatentData,
     LayerLatentExtractor,
     as_factorizer,
+    check_latent_extractor,
+    decode_to_logits,
     factorization_input,
 )
 from .holistic_reductions import (
@@ -85,11 +86,9 @@ class HolisticCraft:
     """Xplique 2.0.2's holistic CRAFT: concepts of every position of whole images, and their
     importance, prevalence and reliability (TensorFlow implementation).
 
-    Same constructor, methods, parameters and defaults as ``xplique.concepts.HolisticCraft``
-    (the framework-agnostic base Xplique specialises for TensorFlow in ``HolisticCraftTf``);
-    see the module docstring for what ``latent_extractor`` and ``factorizer`` accept and for
-    the differences. The default factorizer is our TensorFlow NMF (Xplique: scikit-learn's
-    with ``alpha_W=1e-2``), so the concepts differ from Xplique's by the factorization.
+    Same constructor, methods, parameters and defaults as ``xplique.concepts.HolisticCraft``;
+    the module docstring says what ``latent_extractor`` and ``factorizer`` accept. The default
+    factorizer is our TensorFlow NMF (Xplique: scikit-learn's, ``alpha_W=1e-2``).
 
     Parameters
     ----------
@@ -124,17 +123,7 @@ class HolisticCraft:
         device: str | None = None,
         factorizer: Any | None = None,
     ):
-        missing = [
-            name
-            for name in ("input_to_latent_generator", "latent_to_logit", "batch_size")
-            if not hasattr(latent_extractor, name)
-        ]
-        if missing:
-            raise TypeError(
-                "`latent_extractor` must be a latent extractor (input_to_latent_generator, "
-                f"latent_to_logit, batch_size), got {type(latent_extractor).__name__} without "
-                f"{missing}; build one with `HolisticCraftTf.from_model(model, layer)`."
-            )
+        check_latent_extractor(latent_extractor)
         if device is not None and not isinstance(device, str):
             raise TypeError(f"`device` must be a string or None, got {device!r}.")
         self.latent_extractor = latent_extractor
@@ -247,29 +236,17 @@ class HolisticCraft:
 
     def transform(self, inputs: Any = None, resize: tuple[int, int] | None = None) -> np.ndarray:
         """Concept codes of ``inputs`` ``(N, ..., r)``; ``None``: those of the fitted images."""
-        if inputs is None:
-            self.check_if_fitted()
-            return self.factorization.coeffs_u
         self.check_if_fitted()
+        if inputs is None:
+            return self.factorization.coeffs_u
         encoded = self.encode(inputs, resize)
         if not encoded:
             raise ValueError("`inputs` is empty: no activations were extracted.")
         return np.concatenate([np.asarray(e.coeffs_u) for e in encoded], axis=0)
 
-    def _decode_coefficients(self, latent_data: Any, coeffs_u: Any) -> Any:
-        self.check_if_fitted()
-        coeffs = tf.convert_to_tensor(coeffs_u, tf.float32)
-        if hasattr(self.factorizer, "decode"):
-            activations = self.factorizer.decode(coeffs)
-        else:
-            activations = coeffs @ tf.constant(self.factorization.concept_bank_w)
-        latent = copy.copy(latent_data)  # the caller's latent data is never modified
-        latent.set_activations(activations)
-        return self.latent_extractor.latent_to_logit(latent)
-
     def decode(self, latent_data: Any, coeffs_u: Any) -> Any:
         """Predictions of the model from concept codes (``h(u W)``) for one latent batch."""
-        result = self._decode_coefficients(latent_data, coeffs_u)
+        result = decode_to_logits(self, latent_data, coeffs_u)
         if isinstance(result, list):
             if len(result) != 1:
                 raise ValueError(f"Expected one prediction, got {len(result)}.")

@@ -4,6 +4,7 @@ localizer (Xplique 2.0.2's names), used by :mod:`.holistic_craft`."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import warnings
 from collections.abc import Callable, Iterator
@@ -181,6 +182,21 @@ class ExtractorFactorizer:
         return isinstance(self.extractor, NMF)
 
 
+def check_latent_extractor(latent_extractor: Any) -> None:
+    """Raise unless ``latent_extractor`` has Xplique's latent-extractor interface."""
+    missing = [
+        name
+        for name in ("input_to_latent_generator", "latent_to_logit", "batch_size")
+        if not hasattr(latent_extractor, name)
+    ]
+    if missing:
+        raise TypeError(
+            "`latent_extractor` must be a latent extractor (input_to_latent_generator, "
+            f"latent_to_logit, batch_size), got {type(latent_extractor).__name__} without "
+            f"{missing}; build one with `HolisticCraftTf.from_model(model, layer)`."
+        )
+
+
 def as_factorizer(factorizer: Any, number_of_concepts: int) -> Any:
     """Xplique's factorizer as is, one of our extractors wrapped, or None: ``NMF(r)``."""
     if factorizer is None:
@@ -236,6 +252,21 @@ def predictions_tensor(predictions: Any) -> tf.Tensor:
     return tf.convert_to_tensor(predictions)
 
 
+def decode_to_logits(craft: HolisticCraft, latent_data: Any, coeffs_u: Any) -> Any:
+    """The latent extractor's ``latent_to_logit`` of the activations ``u W`` rebuilt from the
+    codes ``coeffs_u`` (by the factorizer's ``decode`` when it has one); ``latent_data`` is
+    copied, never modified."""
+    craft.check_if_fitted()
+    coeffs = tf.convert_to_tensor(coeffs_u, tf.float32)
+    if hasattr(craft.factorizer, "decode"):
+        activations = craft.factorizer.decode(coeffs)
+    else:
+        activations = coeffs @ tf.constant(craft.factorization.concept_bank_w)
+    latent = copy.copy(latent_data)
+    latent.set_activations(activations)
+    return craft.latent_extractor.latent_to_logit(latent)
+
+
 class ConceptDecoder:
     """``u -> h(u W)`` for one image's latent data: the model that concept importance explains.
 
@@ -248,9 +279,7 @@ class ConceptDecoder:
         self.latent_data = latent_data
 
     def __call__(self, coeffs_u: Any) -> tf.Tensor:
-        return predictions_tensor(
-            self.parent_craft._decode_coefficients(self.latent_data, coeffs_u)
-        )
+        return predictions_tensor(decode_to_logits(self.parent_craft, self.latent_data, coeffs_u))
 
 
 def _single_inter_op_thread() -> bool:
